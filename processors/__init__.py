@@ -1,0 +1,1 @@
+"""surgewatch processing stages: enrich → index, enrich → spikes."""

@@ -1,0 +1,1 @@
+"""surgewatch: the contract between stages (config, topics, records, metrics, dead letters, CLI)."""

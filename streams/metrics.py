@@ -1,0 +1,53 @@
+"""Metrics: one container of every Prometheus metric the workers expose, on an injectable registry."""
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+
+
+class Metrics:
+    """All surgewatch metrics. Labels are bounded: stage, reason, dimension, state, severity, topic."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry()
+        r = self.registry
+        self.items_in = Counter("surgewatch_items_in_total", "Items consumed by a stage", ["stage"], registry=r)
+        self.items_out = Counter("surgewatch_items_out_total", "Items produced by a stage", ["stage"], registry=r)
+        self.dead_letters = Counter("surgewatch_dead_letters_total", "Items sent to the dead-letter topic",
+                                    ["stage", "reason"], registry=r)
+        self.processing_seconds = Histogram("surgewatch_processing_seconds", "Per-item processing time by stage",
+                                            ["stage"], buckets=LATENCY_BUCKETS, registry=r)
+        self.event_lag_seconds = Histogram("surgewatch_event_lag_seconds",
+                                           "Seconds from an item's published_at to its processing (live streams)",
+                                           ["stage"], buckets=(1, 5, 15, 60, 300, 900, 3600, 21600, 86400), registry=r)
+        self.es_bulk_seconds = Histogram("surgewatch_es_bulk_seconds", "Elasticsearch bulk request latency",
+                                         buckets=LATENCY_BUCKETS, registry=r)
+        self.es_bulk_failures = Counter("surgewatch_es_bulk_failures_total",
+                                        "Documents or requests Elasticsearch rejected", ["kind"], registry=r)
+        self.indexed = Counter("surgewatch_indexed_documents_total", "Documents written to Elasticsearch",
+                               ["index"], registry=r)
+        self.tags = Counter("surgewatch_tags_total", "Tags assigned to enriched items", ["dimension"], registry=r)
+        self.alerts = Counter("surgewatch_alerts_total", "Alert state changes emitted", ["state", "severity"],
+                              registry=r)
+        self.active_keys = Gauge("surgewatch_spike_keys", "Count keys tracked by the spike detector", registry=r)
+        self.consumer_lag = Gauge("surgewatch_consumer_lag_messages", "Messages behind the log end per topic",
+                                  ["topic"], registry=r)
+        self.last_item_timestamp = Gauge("surgewatch_last_item_timestamp_seconds",
+                                         "Wall-clock time the stage last processed an item", ["stage"], registry=r)
+
+    def serve(self, port: int, host: str = "127.0.0.1") -> None:
+        """Expose /metrics over HTTP on host:port (port 0 = off)."""
+        if port:
+            start_http_server(port, addr=host, registry=self.registry)
+
+
+_default: Metrics | None = None
+
+
+def default_metrics() -> Metrics:
+    """The process-wide container used by the worker (tests build their own with a fresh registry)."""
+    global _default
+    if _default is None:
+        _default = Metrics()
+    return _default

@@ -1,0 +1,204 @@
+"""Records on the wire: NewsItem (news.raw), EnrichedItem (news.enriched), CountEvent (news.counts),
+Alert (alerts), DeadLetter (news.deadletter). Optional fields only may be added; a breaking change
+gets a new topic version."""
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import datetime, timezone
+from typing import Any, Dict, List, Optional
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import faust
+
+SCHEMA_VERSION = 1
+
+_TRACKING = re.compile(r"^(utm_|fbclid$|gclid$|yclid$|mc_|ref$|ref_src$)")
+
+
+class InvalidItem(ValueError):
+    """A news item that cannot be processed; the message is the dead-letter reason."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+
+
+def canonical_url(url: str) -> str:
+    """Lower-case scheme/host, drop fragment, tracking params and trailing slash."""
+    parts = urlsplit(url.strip())
+    query = urlencode(sorted((k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _TRACKING.match(k)))
+    path = parts.path.rstrip("/") or "/"
+    host = parts.netloc.lower()
+    if host.startswith("www."):
+        host = host[4:]
+    return urlunsplit((parts.scheme.lower() or "http", host, path, query, ""))
+
+
+def derive_id(url: Optional[str], title: str, text: str) -> str:
+    """Stable item id: hash of the canonical URL, or of the content when there is no URL."""
+    basis = "url:" + canonical_url(url) if url else "content:" + " ".join((title + "\n" + text).split()).lower()
+    return hashlib.sha1(basis.encode("utf-8")).hexdigest()[:20]
+
+
+def parse_time(value: Any) -> datetime:
+    """ISO 8601 (or epoch seconds) to an aware UTC datetime; naive times are taken as UTC."""
+    if isinstance(value, datetime):
+        dt = value
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        dt = datetime.fromtimestamp(float(value), tz=timezone.utc)
+    elif isinstance(value, str) and value.strip():
+        s = value.strip()
+        if s.endswith("Z"):
+            s = s[:-1] + "+00:00"
+        try:
+            dt = datetime.fromisoformat(s)
+        except ValueError as exc:
+            raise InvalidItem("bad_published_at", f"not ISO 8601: {value!r}") from exc
+    else:
+        raise InvalidItem("bad_published_at", f"missing or empty: {value!r}")
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    return dt.astimezone(timezone.utc)
+
+
+def iso(dt: datetime) -> str:
+    return dt.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+class NewsItem(faust.Record, serializer="json"):
+    """Input item. title, text, published_at required; the rest optional."""
+
+    title: str
+    text: str
+    published_at: str
+    id: Optional[str] = None
+    url: Optional[str] = None
+    source: Optional[str] = None
+    language: Optional[str] = None
+    schema_version: int = SCHEMA_VERSION
+
+    @classmethod
+    def from_payload(cls, payload: Any) -> "NewsItem":
+        """Validate a decoded JSON payload; raise InvalidItem with a reason on bad input."""
+        if not isinstance(payload, dict):
+            raise InvalidItem("not_an_object", f"expected a JSON object, got {type(payload).__name__}")
+        missing = [f for f in ("title", "text", "published_at") if f not in payload or payload[f] is None]
+        if missing:
+            raise InvalidItem("missing_field", ", ".join(missing))
+        for f in ("title", "text"):
+            if not isinstance(payload[f], str):
+                raise InvalidItem("bad_type", f"{f} must be a string")
+        if not payload["title"].strip() and not payload["text"].strip():
+            raise InvalidItem("empty_item", "title and text are both empty")
+        published = iso(parse_time(payload["published_at"]))
+        opt: Dict[str, Optional[str]] = {}
+        for f in ("id", "url", "source", "language"):
+            v = payload.get(f)
+            if v is not None and not isinstance(v, str):
+                raise InvalidItem("bad_type", f"{f} must be a string")
+            opt[f] = v.strip() if isinstance(v, str) and v.strip() else None
+        item_id = opt["id"] or derive_id(opt["url"], payload["title"], payload["text"])
+        return cls(title=payload["title"], text=payload["text"], published_at=published, id=item_id,
+                   url=opt["url"], source=opt["source"], language=opt["language"])
+
+
+class Evidence(faust.Record, serializer="json"):
+    """A matched span: field is 'title' or 'text'; start/end are character offsets (end exclusive)."""
+
+    text: str
+    field: str
+    start: int
+    end: int
+
+
+class Tag(faust.Record, serializer="json"):
+    """One region / community / topic tag with its evidence. Region-only fields stay None elsewhere."""
+
+    id: str
+    name: str
+    confidence: float
+    evidence: List[Evidence] = []
+    names: Dict[str, str] = {}
+    kind: Optional[str] = None            # e.g. country, federal_subject, city, macro_region, religion, ethnic
+    country_code: Optional[str] = None    # ISO 3166-1 alpha-2
+    iso_3166_2: Optional[str] = None
+    geonames_id: Optional[int] = None
+    ancestors: List[str] = []             # canonical ids, nearest first
+    geo: Optional[Dict[str, float]] = None  # {"lat": .., "lon": ..}
+
+
+class EnrichedItem(faust.Record, serializer="json"):
+    """A NewsItem plus language, tags, story cluster id and taxonomy version."""
+
+    id: str
+    title: str
+    text: str
+    published_at: str
+    language: str
+    url: Optional[str] = None
+    source: Optional[str] = None
+    regions: List[Tag] = []
+    mentioned_regions: List[Tag] = []
+    communities: List[Tag] = []
+    topics: List[Tag] = []
+    story_id: Optional[str] = None        # near-duplicate cluster (syndicated copies share it)
+    taxonomy_version: Optional[str] = None
+    enriched_at: Optional[str] = None
+    schema_version: int = SCHEMA_VERSION
+
+
+class ArticleRef(faust.Record, serializer="json"):
+    id: str
+    title: str
+    url: Optional[str] = None
+    source: Optional[str] = None
+    published_at: Optional[str] = None
+
+
+class CountEvent(faust.Record, serializer="json"):
+    """One item's contribution to one count key (news.counts is keyed by `key`)."""
+
+    key: str
+    dimensions: Dict[str, str]
+    item_id: str
+    story_id: str
+    published_at: str
+    article: ArticleRef
+    co_tags: List[str] = []
+    outlet: Optional[str] = None
+    schema_version: int = SCHEMA_VERSION
+
+
+class Alert(faust.Record, serializer="json"):
+    """A spike alert episode state change for one count key."""
+
+    alert_id: str                          # stable per episode: key + episode start
+    key: str
+    dimensions: Dict[str, str]
+    window_start: str
+    window_end: str
+    state: str                              # firing | escalated | resolved
+    observed: float
+    expected: float
+    score: float
+    severity: str                           # low | medium | high | critical
+    top_articles: List[ArticleRef] = []
+    co_tags: List[str] = []
+    kibana_url: Optional[str] = None
+    created_at: Optional[str] = None
+    schema_version: int = SCHEMA_VERSION
+
+
+class DeadLetter(faust.Record, serializer="json"):
+    """An input that a stage could not process, with why and where it came from."""
+
+    stage: str
+    reason: str
+    error: str
+    payload: str                            # original bytes, decoded as UTF-8 with replacement
+    topic: Optional[str] = None
+    partition: Optional[int] = None
+    offset: Optional[int] = None
+    failed_at: Optional[str] = None
+    schema_version: int = SCHEMA_VERSION
