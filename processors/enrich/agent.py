@@ -1,0 +1,83 @@
+"""enrich_news agent: consumes news.raw (bytes), produces EnrichedItem on news.enriched or DeadLetter on news.deadletter."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from streams.app import StageContext
+from streams.deadletter import send_dead_letter
+from streams.records import InvalidItem, NewsItem, parse_time
+
+from processors.enrich.pipeline import build_enriched, parse_news_item
+
+log = logging.getLogger(__name__)
+STAGE = "enrich"
+
+
+def register(ctx: StageContext) -> Any:
+    settings, metrics = ctx.settings, ctx.metrics
+    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tagger")
+    state: dict[str, Any] = {}
+
+    def load() -> Any:
+        from processors.enrich.dedup import StoryClusterer
+        from processors.enrich.tagging import Tagger
+        state["tagger"] = Tagger.load(spacy_model=settings.spacy_model, taxonomy_dir=settings.taxonomy_dir)
+        state["clusterer"] = StoryClusterer()
+        return state["tagger"]
+
+    def tag(items: list[NewsItem]) -> list[Any]:
+        tagger = state.get("tagger") or load()
+        return tagger.tag_batch(items)
+
+    @ctx.app.agent(ctx.raw, name="enrich_news")
+    async def enrich_news(stream: Any) -> None:
+        loop = asyncio.get_running_loop()
+        async for events in stream.take_events(settings.enrich_batch_size, within=settings.enrich_batch_seconds):
+            t0 = time.perf_counter()
+            valid: list[tuple[Any, NewsItem]] = []
+            for ev in events:
+                metrics.items_in.labels(stage=STAGE).inc()
+                try:
+                    valid.append((ev, parse_news_item(ev.value)))
+                except InvalidItem as exc:
+                    await send_dead_letter(ctx.deadletter, metrics, STAGE, exc.reason, str(exc), ev.value, ev)
+            if not valid:
+                continue
+            try:
+                results = await loop.run_in_executor(executor, tag, [it for _, it in valid])
+            except Exception:  # noqa: BLE001 - one bad item must not sink the batch: retry one by one
+                log.exception("batch tagging failed; tagging %d items one by one", len(valid))
+                results = []
+                for ev, item in valid:
+                    try:
+                        results.extend(await loop.run_in_executor(executor, tag, [item]))
+                    except Exception as exc:  # noqa: BLE001
+                        results.append(exc)
+            for (ev, item), res in zip(valid, results):
+                if isinstance(res, Exception):
+                    await send_dead_letter(ctx.deadletter, metrics, STAGE, "tagging_error", repr(res), ev.value, ev)
+                    continue
+                try:
+                    story = state["clusterer"].story_id(item.id, item.title, item.text)
+                    enriched = build_enriched(item, res, story)
+                except Exception as exc:  # noqa: BLE001
+                    await send_dead_letter(ctx.deadletter, metrics, STAGE, "enrich_error", repr(exc), ev.value, ev)
+                    continue
+                await ctx.enriched.send(key=enriched.id.encode("utf-8"), value=enriched.dumps())
+                metrics.items_out.labels(stage=STAGE).inc()
+                for dim, tags in (("region", enriched.regions), ("community", enriched.communities),
+                                  ("topic", enriched.topics)):
+                    if tags:
+                        metrics.tags.labels(dimension=dim).inc(len(tags))
+                metrics.event_lag_seconds.labels(stage=STAGE).observe(
+                    max(0.0, time.time() - parse_time(item.published_at).timestamp()))
+            elapsed = time.perf_counter() - t0
+            for _ in events:
+                metrics.processing_seconds.labels(stage=STAGE).observe(elapsed / len(events))
+            metrics.last_item_timestamp.labels(stage=STAGE).set(time.time())
+
+    return enrich_news

@@ -1,0 +1,43 @@
+"""Enrich logic (pure): consumes raw news.raw bytes and tagger results, produces NewsItem / EnrichedItem records."""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from typing import Any
+
+from streams.records import EnrichedItem, InvalidItem, NewsItem, iso
+
+MAX_TEXT_CHARS = 100_000
+
+
+def parse_news_item(raw: bytes | str | dict[str, Any]) -> NewsItem:
+    """Decode and validate one raw payload; raise InvalidItem(reason) on bad input."""
+    if isinstance(raw, dict):
+        payload: Any = raw
+    else:
+        try:
+            text = raw.decode("utf-8") if isinstance(raw, (bytes, bytearray)) else raw
+        except UnicodeDecodeError as exc:
+            raise InvalidItem("not_utf8", str(exc)) from exc
+        try:
+            payload = json.loads(text)
+        except ValueError as exc:
+            raise InvalidItem("invalid_json", str(exc)) from exc
+    if isinstance(payload, dict):
+        payload.pop("__faust", None)
+    item = NewsItem.from_payload(payload)
+    if len(item.text) > MAX_TEXT_CHARS:
+        raise InvalidItem("too_large", f"text has {len(item.text)} characters (max {MAX_TEXT_CHARS})")
+    return item
+
+
+def build_enriched(item: NewsItem, result: Any, story_id: str | None, now: datetime | None = None) -> EnrichedItem:
+    """Combine an item with its TagResult (language, regions, mentioned_regions, communities, topics)."""
+    return EnrichedItem(
+        id=item.id or "", title=item.title, text=item.text, published_at=item.published_at,
+        language=result.language, url=item.url, source=item.source,
+        regions=list(result.regions), mentioned_regions=list(result.mentioned_regions),
+        communities=list(result.communities), topics=list(result.topics),
+        story_id=story_id or item.id, taxonomy_version=result.taxonomy_version,
+        enriched_at=iso(now or datetime.now(timezone.utc)),
+    )

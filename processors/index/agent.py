@@ -1,0 +1,65 @@
+"""index_news agent: consumes EnrichedItem from news.enriched, produces documents in the news alias (bulk, _id = item id)."""
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from streams.app import StageContext
+from streams.deadletter import send_dead_letter
+from streams.records import EnrichedItem
+
+from processors.index.documents import news_document
+from processors.index.setup import alias
+from processors.index.writer import BulkWriter, async_client
+
+log = logging.getLogger(__name__)
+STAGE = "index"
+
+
+def decode_enriched(raw: bytes) -> EnrichedItem:
+    """Decode one news.enriched payload; raises ValueError on anything that is not an EnrichedItem."""
+    try:
+        item = EnrichedItem.loads(raw)
+    except Exception as exc:  # noqa: BLE001 - faust raises several kinds on malformed data
+        raise ValueError(f"not an EnrichedItem: {exc}") from exc
+    if not isinstance(item, EnrichedItem) or not item.id:
+        raise ValueError("not an EnrichedItem: missing id")
+    return item
+
+
+def register(ctx: StageContext) -> Any:
+    settings, metrics = ctx.settings, ctx.metrics
+    target = alias(settings, "news")
+    holder: dict[str, BulkWriter] = {}
+
+    @ctx.app.agent(ctx.enriched, name="index_news")
+    async def index_news(stream: Any) -> None:
+        async for events in stream.take_events(settings.index_batch_size, within=settings.index_batch_seconds):
+            t0 = time.perf_counter()
+            writer = holder.get("w")
+            if writer is None:
+                writer = holder["w"] = BulkWriter(async_client(settings), metrics, max_retries=1_000_000)
+            docs: list[tuple[str, dict[str, Any]]] = []
+            by_id: dict[str, Any] = {}
+            for ev in events:
+                metrics.items_in.labels(stage=STAGE).inc()
+                try:
+                    item = decode_enriched(ev.value)
+                    docs.append((item.id, news_document(item)))
+                    by_id[item.id] = ev
+                except Exception as exc:  # noqa: BLE001
+                    await send_dead_letter(ctx.deadletter, metrics, STAGE, "bad_record", str(exc), ev.value, ev)
+            if not docs:
+                continue
+            result = await writer.write(target, docs)
+            for doc_id, err in result.failed.items():
+                ev = by_id[doc_id]
+                await send_dead_letter(ctx.deadletter, metrics, STAGE, "es_rejected", err, ev.value, ev)
+            metrics.items_out.labels(stage=STAGE).inc(len(result.ok))
+            elapsed = time.perf_counter() - t0
+            for _ in events:
+                metrics.processing_seconds.labels(stage=STAGE).observe(elapsed / len(events))
+            metrics.last_item_timestamp.labels(stage=STAGE).set(time.time())
+
+    return index_news

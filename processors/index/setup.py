@@ -1,0 +1,73 @@
+"""Index setup: consumes the versioned mapping JSON files, produces index templates, indices and aliases in ES."""
+from __future__ import annotations
+
+import json
+import logging
+from importlib import resources
+from typing import Any
+
+from elasticsearch import Elasticsearch, NotFoundError
+
+from streams.config import Settings
+
+log = logging.getLogger(__name__)
+
+MAPPING_VERSION = 1
+
+
+def load_template(kind: str) -> dict[str, Any]:
+    """The bundled index template for `news` or `alerts`."""
+    text = resources.files("processors.index").joinpath(f"mappings/{kind}-v{MAPPING_VERSION}.json").read_text("utf-8")
+    return json.loads(text)
+
+
+def alias(settings: Settings, kind: str) -> str:
+    """The alias every reader and writer uses (e.g. surgewatch-news)."""
+    return f"{settings.index_prefix}-{kind}"
+
+
+def es_client(settings: Settings) -> Elasticsearch:
+    auth = None
+    if settings.es_username:
+        auth = (settings.es_username, settings.es_password.get_secret_value())
+    return Elasticsearch(settings.elasticsearch_url, basic_auth=auth, verify_certs=settings.es_verify_certs,
+                         request_timeout=30)
+
+
+def ensure_indices(settings: Settings, es: Elasticsearch | None = None) -> dict[str, str]:
+    """Put templates, create the first versioned index behind each alias if missing; return alias → index."""
+    es = es or es_client(settings)
+    out = {}
+    for kind in ("news", "alerts"):
+        body = load_template(kind)
+        name = alias(settings, kind)
+        pattern = f"{name}-v{MAPPING_VERSION}*"
+        es.indices.put_index_template(name=f"{name}-v{MAPPING_VERSION}", index_patterns=[pattern],
+                                      template=body["template"], priority=body.get("priority", 200),
+                                      version=body.get("version"))
+        try:
+            current = list(es.indices.get_alias(name=name).keys())
+        except NotFoundError:
+            current = []
+        if current:
+            out[name] = current[0]
+            continue
+        index = f"{name}-v{MAPPING_VERSION}-000001"
+        if not es.indices.exists(index=index):
+            es.indices.create(index=index, aliases={name: {"is_write_index": True}})
+        else:
+            es.indices.put_alias(index=index, name=name)
+        out[name] = index
+    return out
+
+
+def delete_indices(settings: Settings, es: Elasticsearch | None = None) -> None:
+    """Drop the indices and templates of this prefix (demo reset)."""
+    es = es or es_client(settings)
+    for kind in ("news", "alerts"):
+        name = alias(settings, kind)
+        try:
+            for index in list(es.indices.get(index=f"{name}-v*").keys()):
+                es.indices.delete(index=index)
+        except NotFoundError:
+            pass

@@ -1,0 +1,78 @@
+"""Spike agents: count_keys consumes news.enriched and produces CountEvents on news.counts (keyed by count key);
+detect_spikes consumes news.counts, keeps detector state in a Faust table and produces Alerts on `alerts` + alerts index."""
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from streams.app import StageContext
+from streams.deadletter import send_dead_letter
+from streams.records import CountEvent, parse_time
+
+from processors.index.agent import decode_enriched
+from processors.index.documents import alert_doc_id, alert_document
+from processors.index.setup import alias
+from processors.index.writer import BulkWriter, async_client
+
+log = logging.getLogger(__name__)
+STAGE = "spikes"
+
+
+def register(ctx: StageContext) -> Any:
+    from processors.spikes.keys import count_events
+    from processors.spikes.processor import SpikeProcessor
+
+    settings, metrics, app = ctx.settings, ctx.metrics, ctx.app
+    table = app.Table("spike-state", default=None, partitions=settings.counts_partitions,
+                      key_serializer="json", value_serializer="json")
+    alerts_alias = alias(settings, "alerts")
+    holder: dict[str, Any] = {}
+
+    def processor() -> Any:
+        if "p" not in holder:
+            holder["p"] = SpikeProcessor(table, bucket_seconds=settings.bucket_seconds,
+                                         allowed_lateness_seconds=settings.allowed_lateness_seconds,
+                                         kibana_url=settings.kibana_url, news_index=f"{settings.index_prefix}-news")
+        return holder["p"]
+
+    @app.agent(ctx.enriched, name="count_keys")
+    async def count_keys(stream: Any) -> None:
+        async for event in stream.events():
+            try:
+                item = decode_enriched(event.value)
+                counted = count_events(item)
+            except Exception as exc:  # noqa: BLE001
+                await send_dead_letter(ctx.deadletter, metrics, "count", "bad_record", str(exc), event.value, event)
+                continue
+            for ce in counted:
+                await ctx.counts.send(key=ce.key.encode("utf-8"), value=ce.dumps())
+
+    @app.agent(ctx.counts, name="detect_spikes")
+    async def detect_spikes(stream: Any) -> None:
+        async for event in stream.events():
+            t0 = time.perf_counter()
+            metrics.items_in.labels(stage=STAGE).inc()
+            try:
+                ce = CountEvent.loads(event.value)
+                if not isinstance(ce, CountEvent):
+                    raise ValueError("not a CountEvent")
+                proc = processor()
+                alerts = list(proc.process(ce))
+                alerts.extend(proc.tick(parse_time(ce.published_at)))
+            except Exception as exc:  # noqa: BLE001
+                await send_dead_letter(ctx.deadletter, metrics, STAGE, "detector_error", repr(exc), event.value, event)
+                continue
+            if alerts:
+                writer = holder.get("w")
+                if writer is None:
+                    writer = holder["w"] = BulkWriter(async_client(settings), metrics, max_retries=1_000_000)
+                for alert in alerts:
+                    await ctx.alerts.send(key=alert.key.encode("utf-8"), value=alert.dumps())
+                    metrics.alerts.labels(state=alert.state, severity=alert.severity).inc()
+                await writer.write(alerts_alias, [(alert_doc_id(a), alert_document(a)) for a in alerts])
+            metrics.items_out.labels(stage=STAGE).inc()
+            metrics.processing_seconds.labels(stage=STAGE).observe(time.perf_counter() - t0)
+            metrics.last_item_timestamp.labels(stage=STAGE).set(time.time())
+
+    return detect_spikes

@@ -1,0 +1,76 @@
+"""Faust application factory: consumes Settings, produces the app, its topic objects and the shared stage context."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import faust
+
+from streams import topics
+from streams.config import Settings
+from streams.metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class StageContext:
+    """What every stage's `register(ctx)` receives."""
+
+    settings: Settings
+    metrics: Metrics
+    app: faust.App
+    raw: Any
+    enriched: Any
+    counts: Any
+    deadletter: Any
+    alerts: Any
+
+
+def build_app(settings: Settings, metrics: Metrics | None = None, stages: frozenset[str] | None = None) -> StageContext:
+    """Create the Faust app (at-least-once, auto-commit off, event-time stages) and register the requested stages."""
+    app = faust.App(
+        settings.app_id,
+        broker=[f"kafka://{s.strip()}" for s in settings.kafka_servers.split(",")],
+        store="memory://",                       # tables are rebuilt from their changelog topics on start
+        processing_guarantee="at_least_once",    # exactly_once + group_by deadlocks on some brokers; sinks are idempotent
+        topic_replication_factor=settings.topic_replication,
+        topic_partitions=settings.topic_partitions,
+        topic_allow_declare=True,
+        consumer_auto_offset_reset="earliest",
+        datadir=str(settings.worker_data_dir),
+        web_enabled=True,
+        web_bind=settings.web_host,
+        web_port=settings.web_port,
+        web_in_thread=False,
+        broker_commit_every=100,
+        broker_commit_interval=1.0,
+        table_cleanup_interval=300.0,
+        logging_config=None,
+    )
+
+    def t(base: str, partitions: int) -> Any:
+        return app.topic(topics.name(settings, base), key_serializer="raw", value_serializer="raw",
+                         partitions=partitions,
+                         retention=settings.topic_retention_ms / 1000.0)
+
+    p = settings.topic_partitions
+    ctx = StageContext(settings=settings, metrics=metrics or Metrics(), app=app,
+                       raw=t(topics.RAW, p), enriched=t(topics.ENRICHED, p),
+                       counts=t(topics.COUNTS, settings.counts_partitions), deadletter=t(topics.DEADLETTER, p),
+                       alerts=t(topics.ALERTS, 1))
+    wanted = stages if stages is not None else settings.stage_set
+    unknown = wanted - {"enrich", "index", "spikes"}
+    if unknown:
+        raise ValueError(f"unknown stage(s) {sorted(unknown)}: set SURGEWATCH_STAGES to a subset of enrich,index,spikes")
+    if "enrich" in wanted:
+        from processors.enrich.agent import register as register_enrich
+        register_enrich(ctx)
+    if "index" in wanted:
+        from processors.index.agent import register as register_index
+        register_index(ctx)
+    if "spikes" in wanted:
+        from processors.spikes.agent import register as register_spikes
+        register_spikes(ctx)
+    return ctx

@@ -1,0 +1,181 @@
+"""Command line: consumes arguments and Settings, produces the `surgewatch` commands (stack, setup, worker, ingest,
+alerts, search, tag, explain, backtest, eval, demo, run)."""
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+import sys
+from typing import Optional
+
+import typer
+from rich.console import Console
+
+from streams.config import ConfigError, Settings, get_settings
+
+app = typer.Typer(help="surgewatch: streaming news tagging and spike alerts", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
+stack_app = typer.Typer(help="Manage the local stack (noida-db serving Kafka + Elasticsearch)", no_args_is_help=True)
+alerts_app = typer.Typer(help="Subscribe to alerts", no_args_is_help=True)
+eval_app = typer.Typer(help="Quality evaluations on the data in ../shared", no_args_is_help=True)
+backtest_app = typer.Typer(help="Run the spike detector offline (no servers)", no_args_is_help=True)
+app.add_typer(stack_app, name="stack")
+app.add_typer(alerts_app, name="alerts")
+app.add_typer(eval_app, name="eval")
+app.add_typer(backtest_app, name="backtest")
+console = Console(stderr=True)
+log = logging.getLogger(__name__)
+
+
+def settings() -> Settings:
+    try:
+        return get_settings()
+    except ConfigError as exc:
+        console.print(f"[red]configuration error[/red]: {exc}")
+        raise typer.Exit(2) from exc
+
+
+def fail(msg: str, code: int = 1) -> None:
+    console.print(f"[red]error[/red]: {msg}")
+    raise typer.Exit(code)
+
+
+@stack_app.command("up")
+def stack_up() -> None:
+    """Start the local stack (or check the external servers) and wait until healthy."""
+    from streams.stack import LocalStack, StackError
+    try:
+        st = LocalStack(settings()).up()
+    except StackError as exc:
+        fail(str(exc))
+    console.print(f"kafka {st.kafka}  elasticsearch {st.elasticsearch}  healthy={st.healthy}")
+
+
+@stack_app.command("down")
+def stack_down() -> None:
+    """Stop the local stack (data is kept under SURGEWATCH_STACK_DIR)."""
+    from streams.stack import LocalStack
+    LocalStack(settings()).down()
+
+
+@stack_app.command("status")
+def stack_status() -> None:
+    """Show whether Kafka and Elasticsearch answer."""
+    from streams.stack import LocalStack
+    st = LocalStack(settings()).status()
+    console.print(f"managed={st.managed} kafka {st.kafka} ok={st.kafka_ok}  elasticsearch {st.elasticsearch} "
+                  f"ok={st.es_ok}")
+    raise typer.Exit(0 if st.healthy else 1)
+
+
+@app.command()
+def setup() -> None:
+    """Create topics, index templates, indices and aliases (idempotent)."""
+    from processors.index.setup import ensure_indices
+    from streams.setup import ensure_topics
+    s = settings()
+    try:
+        created = ensure_topics(s)
+        indices = ensure_indices(s)
+    except Exception as exc:  # noqa: BLE001 - report any server error in one line
+        fail(f"setup failed against kafka {s.kafka_servers} / elasticsearch {s.elasticsearch_url}: {exc}")
+    console.print(f"topics created: {created or 'none (all exist)'}; indices: {indices}")
+
+
+@app.command()
+def worker() -> None:
+    """Run a Faust worker with the stages in SURGEWATCH_STAGES; serves /metrics."""
+    from streams.worker import run_worker
+    run_worker(settings())
+
+
+@alerts_app.command("tail")
+def alerts_tail(key_prefix: Optional[str] = typer.Option(None, help="Only keys starting with this, e.g. region:"),
+                from_beginning: bool = typer.Option(False, help="Start at the oldest alert"),
+                follow: bool = typer.Option(True, help="Keep waiting for new alerts"),
+                as_json: bool = typer.Option(False, "--json", help="Print each alert as one JSON line")) -> None:
+    """Print alerts from the alerts topic as they arrive."""
+    from streams.subscribe import print_alert, tail_alerts
+    for alert in tail_alerts(settings(), key_prefix=key_prefix, from_beginning=from_beginning, follow=follow):
+        if as_json:
+            sys.stdout.write(alert.dumps().decode("utf-8") + "\n")
+            sys.stdout.flush()
+        else:
+            print_alert(alert)
+
+
+@app.command()
+def search(query: str = typer.Argument("", help="Free text (matched, not parsed as query syntax)"),
+           region: list[str] = typer.Option([], help="Region id, e.g. ru-ce or region:north-caucasus"),
+           community: list[str] = typer.Option([], help="Community id, e.g. muslims"),
+           topic: list[str] = typer.Option([], help="Topic id, e.g. protest"),
+           since: Optional[str] = typer.Option(None, help="7d, 12h or an ISO 8601 time"),
+           size: int = typer.Option(20, help="Hits to show")) -> None:
+    """Search the indexed news."""
+    from processors.index.query import build_search
+    from processors.index.setup import alias, es_client
+    s = settings()
+    try:
+        body = build_search(query, region, community, topic, since, size=size)
+    except ValueError as exc:
+        fail(str(exc))
+    resp = es_client(s).search(index=alias(s, "news"), **body)
+    hits = resp["hits"]["hits"]
+    from rich.table import Table
+    table = Table("published", "title", "regions", "communities", "topics", "source")
+    for h in hits:
+        d = h["_source"]
+        table.add_row(d.get("published_at", ""), d.get("title", "")[:80], " ".join(d.get("region_ids", [])[:4]),
+                      " ".join(d.get("community_ids", [])[:3]), " ".join(d.get("topic_ids", [])[:3]),
+                      d.get("source") or "")
+    Console().print(table)
+    console.print(f"{resp['hits']['total']['value']} matching")
+
+
+@app.command()
+def demo(stream: Optional[str] = typer.Option(None, help="NDJSON of NewsItems (default: the bundled sample)"),
+         timeout: float = typer.Option(900, help="Give up after this many seconds")) -> None:
+    """Bounded end-to-end run on a clean demo namespace; ends with one `DEMO SUMMARY {json}` line."""
+    from streams.runner import run_demo
+    summary, ok = run_demo(settings(), stream, timeout)
+    sys.stdout.write("DEMO SUMMARY " + json.dumps(summary, sort_keys=True) + "\n")
+    raise typer.Exit(0 if ok else 1)
+
+
+@app.command()
+def run(stream: Optional[str] = typer.Option(None, help="NDJSON of NewsItems (default: the bundled sample)"),
+        speedup: float = typer.Option(0, help="Replay speed (0 = as fast as possible)")) -> None:
+    """Start the stack and a worker, replay the stream, print alerts as they fire; Ctrl-C stops everything."""
+    from streams.runner import run_forever
+    run_forever(settings(), stream, speedup)
+
+
+def _register(module: str, *apps: typer.Typer) -> None:
+    try:
+        mod = importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name != module:
+            raise
+        return
+    mod.register(*apps)
+
+
+_register("streams.sources.cli", app)
+_register("streams.forward", alerts_app)
+_register("processors.enrich.cli", app, eval_app)
+_register("processors.spikes.cli", app, eval_app, backtest_app)
+
+
+def main() -> None:
+    level = "INFO"
+    try:
+        level = get_settings().log_level.upper()
+    except ConfigError as exc:
+        sys.stderr.write(f"configuration error: {exc}\n")
+        sys.exit(2)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app()
+
+
+if __name__ == "__main__":
+    main()

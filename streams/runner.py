@@ -1,0 +1,199 @@
+"""Orchestration for `surgewatch demo` / `run`: consumes Settings and an NDJSON stream, produces a running local
+pipeline (stack, setup, worker subprocess, replay) and, for the demo, a summary of what each stage did."""
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from kafka import KafkaConsumer, TopicPartition
+
+from streams import topics
+from streams.config import Settings
+
+log = logging.getLogger(__name__)
+
+DEMO_OVERRIDES = {"topic_prefix": "demo.", "index_prefix": "surgewatch-demo", "app_id": "surgewatch-demo"}
+
+
+def bundled_stream() -> Path:
+    return Path(str(resources.files("streams.sample").joinpath("news.jsonl")))
+
+
+def count_lines(path: Path) -> int:
+    with open(path, "rb") as fh:
+        return sum(1 for line in fh if line.strip())
+
+
+def topic_message_count(settings: Settings, base: str) -> int:
+    """Messages in a topic (sum of end offsets minus beginning offsets)."""
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_servers, enable_auto_commit=False)
+    try:
+        name = topics.name(settings, base)
+        parts = consumer.partitions_for_topic(name) or set()
+        tps = [TopicPartition(name, p) for p in parts]
+        if not tps:
+            return 0
+        end = consumer.end_offsets(tps)
+        begin = consumer.beginning_offsets(tps)
+        return sum(end[tp] - begin[tp] for tp in tps)
+    finally:
+        consumer.close()
+
+
+def indexed_count(settings: Settings, kind: str = "news") -> int:
+    from processors.index.setup import alias, es_client
+    es = es_client(settings)
+    es.indices.refresh(index=alias(settings, kind))
+    return int(es.count(index=alias(settings, kind))["count"])
+
+
+def worker_env(settings: Settings) -> dict[str, str]:
+    """The environment that makes a child worker use exactly these settings."""
+    env = dict(os.environ)
+    for name, value in settings.model_dump().items():
+        if value is None:
+            continue
+        if hasattr(value, "get_secret_value"):
+            value = value.get_secret_value()
+        env[f"SURGEWATCH_{name.upper()}"] = str(value)
+    return env
+
+
+def start_worker(settings: Settings, log_path: Path) -> subprocess.Popen[bytes]:
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    fh = open(log_path, "ab")
+    return subprocess.Popen([sys.executable, "-m", "streams.cli", "worker"], env=worker_env(settings),
+                            stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def stop_process(proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+    if proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(10)
+
+
+def prepare(settings: Settings, reset: bool) -> None:
+    """Start the stack (when local), optionally wipe this namespace, then create topics and indices."""
+    from processors.index.setup import delete_indices, ensure_indices
+    from streams.setup import delete_topics_with_prefix, ensure_topics
+    from streams.stack import LocalStack
+    LocalStack(settings).up()
+    if reset:
+        delete_topics_with_prefix(settings, [settings.topic_prefix or "\0", settings.app_id + "-"])
+        delete_indices(settings)
+        shutil.rmtree(settings.worker_data_dir, ignore_errors=True)
+        time.sleep(1.0)
+    ensure_topics(settings)
+    ensure_indices(settings)
+
+
+def run_demo(base: Settings, stream: str | None, timeout: float) -> tuple[dict[str, Any], bool]:
+    from streams.sources.producer import RawProducer
+    from streams.sources.replay import replay
+    settings = base.model_copy(update={**DEMO_OVERRIDES,
+                                       "worker_data_dir": base.stack_dir / "demo-worker"})
+    path = Path(stream) if stream else bundled_stream()
+    items_in = count_lines(path)
+    t0 = time.monotonic()
+    prepare(settings, reset=True)
+    proc = start_worker(settings, base.stack_dir / "demo-worker.log")
+    summary: dict[str, Any] = {"items_in": items_in}
+    try:
+        producer = RawProducer(settings)
+        try:
+            stats = replay(path, producer, 0)
+        finally:
+            producer.close()
+        summary["sent"] = stats.sent + stats.invalid
+        last_change, last_seen = time.monotonic(), None
+        while time.monotonic() - t0 < timeout:
+            if proc.poll() is not None:
+                summary["error"] = f"worker exited with {proc.returncode}; see {base.stack_dir}/demo-worker.log"
+                break
+            now = (indexed_count(settings), topic_message_count(settings, topics.DEADLETTER),
+                   topic_message_count(settings, topics.ALERTS), topic_message_count(settings, topics.ENRICHED))
+            if now != last_seen:
+                last_seen, last_change = now, time.monotonic()
+                log.info("demo progress: indexed=%d dead_lettered=%d alerts=%d enriched=%d of %d", now[0], now[1],
+                         now[2], now[3], items_in)
+            done = now[0] + now[1] >= items_in
+            if done and time.monotonic() - last_change > 10:
+                break
+            time.sleep(2)
+        indexed, dead, alerts, enriched = last_seen or (0, 0, 0, 0)
+        summary.update(indexed=indexed, dead_lettered=dead, alerts=alerts, enriched=enriched,
+                       alert_episodes=_episodes(settings), seconds=round(time.monotonic() - t0, 1))
+    finally:
+        stop_process(proc)
+    ok = (summary.get("indexed", 0) + summary.get("dead_lettered", 0) == items_in and summary.get("alerts", 0) >= 1
+          and summary.get("enriched", 0) >= 1 and "error" not in summary)
+    return summary, ok
+
+
+def _episodes(settings: Settings) -> int:
+    from streams.subscribe import tail_alerts
+    return len({a.alert_id for a in tail_alerts(settings, from_beginning=True, follow=False, idle_ms=2000)})
+
+
+def run_forever(settings: Settings, stream: str | None, speedup: float) -> None:
+    from streams.sources.producer import RawProducer
+    from streams.sources.replay import replay
+    from streams.subscribe import print_alert, tail_alerts
+    path = Path(stream) if stream else bundled_stream()
+    prepare(settings, reset=False)
+    procs = [start_worker(settings, settings.stack_dir / "worker.log")]
+    prom = start_local_prometheus(settings)
+    if prom is not None:
+        procs.append(prom)
+    print(f"worker metrics: http://{settings.metrics_host}:{settings.metrics_port}/metrics  "
+          f"(log: {settings.stack_dir}/worker.log)", flush=True)
+    if prom is not None:
+        print("prometheus: http://127.0.0.1:9090  (scraping the worker)", flush=True)
+    print(f"replaying {path} ... alerts appear below as they fire; Ctrl-C stops everything", flush=True)
+
+    def feed() -> None:
+        producer = RawProducer(settings)
+        try:
+            st = replay(path, producer, speedup)
+            print(f"replay done: {st.sent} sent, {st.invalid} invalid (dead-lettered)", flush=True)
+        finally:
+            producer.close()
+
+    threading.Thread(target=feed, daemon=True).start()
+    try:
+        for alert in tail_alerts(settings, from_beginning=False, follow=True):
+            print_alert(alert)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for p in procs:
+            stop_process(p)
+
+
+def start_local_prometheus(settings: Settings) -> subprocess.Popen[bytes] | None:
+    """Start Debian's prometheus scraping the local worker, when installed and the port is free."""
+    from streams.stack import port_open
+    binary = shutil.which("prometheus")
+    config = Path("deploy/prometheus/prometheus-local.yml")
+    if not binary or not config.exists() or port_open("127.0.0.1", 9090):
+        return None
+    data = settings.stack_dir / "prometheus"
+    data.mkdir(parents=True, exist_ok=True)
+    fh = open(settings.stack_dir / "prometheus.log", "ab")
+    return subprocess.Popen([binary, f"--config.file={config}", f"--storage.tsdb.path={data}",
+                             "--web.listen-address=127.0.0.1:9090"], stdout=fh, stderr=subprocess.STDOUT,
+                            start_new_session=True)
