@@ -1,0 +1,145 @@
+"""Unit tests of the alert forwarder's pure parts: subscription filter, Alertmanager/webhook mapping, decoding."""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from streams import forward
+from streams.records import Alert, ArticleRef
+
+NOW = datetime(2023, 11, 2, 12, 0, tzinfo=timezone.utc)
+
+
+def make_alert(**over: object) -> Alert:
+    base = dict(
+        alert_id="community:muslims|topic:protest@2023-11-02T10:00:00Z",
+        key="community:muslims|topic:protest",
+        dimensions={"community": "muslims", "topic": "protest"},
+        window_start="2023-11-02T10:00:00Z",
+        window_end="2023-11-02T11:00:00Z",
+        state="firing",
+        observed=14.0,
+        expected=2.25,
+        score=5.5,
+        severity="high",
+        top_articles=[ArticleRef(id=f"a{i}", title=f"Protest  in Makhachkala {i}", url=f"https://ex.org/{i}",
+                                 source="ex.org") for i in range(7)],
+        co_tags=["region:dagestan", "region:north-caucasus"],
+        kibana_url="http://localhost:5601/app/discover#/?_a=(query:(language:kuery,query:'id:(a0 or a1)'))",
+    )
+    base.update(over)
+    return Alert(**base)  # type: ignore[arg-type]
+
+
+def test_severity_rank_orders_and_rejects_unknown() -> None:
+    assert [forward.severity_rank(s) for s in ("low", "Medium", "high", "critical")] == [0, 1, 2, 3]
+    with pytest.raises(ValueError, match="unknown severity"):
+        forward.severity_rank("urgent")
+
+
+@pytest.mark.parametrize(
+    "prefixes,min_sev,alert_over,expected",
+    [
+        ((), "low", {}, True),
+        (("region:",), "low", {}, False),
+        (("community:muslims",), "low", {}, True),
+        (("region:", "community:"), "critical", {}, False),
+        ((), "high", {"severity": "medium"}, False),
+        ((), "high", {"severity": "critical"}, True),
+        # a resolution of a subscribed key always passes, whatever its final severity
+        ((), "high", {"severity": "low", "state": "resolved"}, True),
+        (("region:",), "low", {"state": "resolved"}, False),
+    ],
+)
+def test_subscription_matches(prefixes: tuple, min_sev: str, alert_over: dict, expected: bool) -> None:
+    assert forward.Subscription(prefixes, min_sev).matches(make_alert(**alert_over)) is expected
+
+
+def test_subscription_rejects_bad_min_severity() -> None:
+    with pytest.raises(ValueError):
+        forward.Subscription((), "loud")
+
+
+def test_firing_alert_maps_to_alertmanager_v2() -> None:
+    [am] = forward.to_alertmanager(make_alert(), NOW, firing_ttl=timedelta(minutes=30), max_articles=3)
+    assert am["labels"] == {"alertname": "SurgewatchSpike", "key": "community:muslims|topic:protest",
+                            "severity": "high", "community": "muslims", "topic": "protest"}
+    assert am["startsAt"] == "2023-11-02T10:00:00Z"
+    assert am["endsAt"] == "2023-11-02T12:30:00Z"
+    assert am["generatorURL"].startswith("http://localhost:5601/app/discover")
+    ann = am["annotations"]
+    assert ann["observed"] == "14" and ann["expected"] == "2.25"
+    assert ann["summary"] == "News surge on community:muslims|topic:protest: 14 observed vs 2.2 expected (high, firing)"
+    assert ann["kibana_url"] == am["generatorURL"]
+    lines = ann["top_articles"].splitlines()
+    assert len(lines) == 3
+    assert lines[0] == "- Protest in Makhachkala 0 (ex.org) https://ex.org/0"
+    assert ann["co_tags"] == "region:dagestan, region:north-caucasus"
+
+
+def test_resolved_alert_sets_ends_at_for_every_severity() -> None:
+    out = forward.to_alertmanager(make_alert(state="resolved", severity="low"), NOW)
+    assert sorted(a["labels"]["severity"] for a in out) == sorted(forward.SEVERITIES)
+    assert {a["endsAt"] for a in out} == {"2023-11-02T11:00:00Z"}
+    assert {a["labels"]["key"] for a in out} == {"community:muslims|topic:protest"}
+
+
+def test_resolved_alert_never_ends_in_the_future() -> None:
+    alert = make_alert(state="resolved", window_end="2023-11-02T18:00:00Z")
+    assert {a["endsAt"] for a in forward.to_alertmanager(alert, NOW)} == {"2023-11-02T12:00:00Z"}
+
+
+def test_escalation_resolves_lower_severities_of_the_same_key() -> None:
+    out = forward.to_alertmanager(make_alert(state="escalated", severity="high"), NOW)
+    by_sev = {a["labels"]["severity"]: a for a in out}
+    assert set(by_sev) == {"high", "low", "medium"}
+    assert by_sev["high"]["endsAt"] > NOW.isoformat().replace("+00:00", "Z")
+    assert by_sev["low"]["endsAt"] == by_sev["medium"]["endsAt"] == "2023-11-02T12:00:00Z"
+
+
+def test_dimension_label_names_are_sanitised() -> None:
+    alert = make_alert(dimensions={"sub-region": "x", "severity": "y", "9x": "z", "empty": ""})
+    labels = forward.alert_labels(alert)
+    assert labels["sub_region"] == "x" and labels["dim_severity"] == "y" and labels["_9x"] == "z"
+    assert labels["severity"] == "high" and "empty" not in labels
+
+
+def test_webhook_payload_is_plain_json_of_the_alert() -> None:
+    payload = forward.webhook_payload(make_alert())
+    assert "__faust" not in json.dumps(payload)
+    assert payload["key"] == "community:muslims|topic:protest"
+    assert payload["top_articles"][0] == {"id": "a0", "title": "Protest  in Makhachkala 0",
+                                          "url": "https://ex.org/0", "source": "ex.org", "published_at": None}
+
+
+def test_decode_alert_roundtrip_and_errors() -> None:
+    alert = make_alert()
+    decoded = forward.decode_alert(alert.dumps())
+    assert decoded.key == alert.key and decoded.top_articles[0].title == alert.top_articles[0].title
+    for bad, msg in ((None, "empty"), (b"{nope", "not JSON"), (b"[1]", "object"), (b'{"key": "x"}', "missing")):
+        with pytest.raises(ValueError, match=msg):
+            forward.decode_alert(bad)
+
+
+def test_register_adds_forward_command_and_validates_options() -> None:
+    app = typer.Typer()
+    forward.register(app)
+
+    @app.command("noop")
+    def noop() -> None:  # a second command keeps typer in group mode
+        pass
+
+    runner = CliRunner()
+    res = runner.invoke(app, ["forward", "--help"])
+    assert res.exit_code == 0
+    for opt in ("--alertmanager-url", "--webhook-url", "--key-prefix", "--min-severity", "--from-beginning",
+                "--group-id"):
+        assert opt in res.output
+    res = runner.invoke(app, ["forward"])
+    assert res.exit_code != 0 and "--alertmanager-url" in res.output
+    res = runner.invoke(app, ["forward", "--webhook-url", "http://127.0.0.1:9/x", "--min-severity", "loud"])
+    assert res.exit_code != 0 and "unknown severity" in res.output
