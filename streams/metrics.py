@@ -1,7 +1,11 @@
 """Metrics: one container of every Prometheus metric the workers expose, on an injectable registry."""
 from __future__ import annotations
 
+from typing import Dict, Mapping, Set
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+
+TOP_TAGS_PER_DIMENSION = 10   # series per dimension of surgewatch_tag_items_top (bounded cardinality)
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 
@@ -35,6 +39,21 @@ class Metrics:
                                   ["topic"], registry=r)
         self.last_item_timestamp = Gauge("surgewatch_last_item_timestamp_seconds",
                                          "Wall-clock time the stage last processed an item", ["stage"], registry=r)
+        self.tag_items_top = Gauge("surgewatch_tag_items_top",
+                                   "Items per tag in the current count bucket, only for the top-N tags of each "
+                                   "dimension (series of tags leaving the top-N are removed)",
+                                   ["dimension", "tag"], registry=r)
+        self._top_tags: Dict[str, Set[str]] = {}
+
+    def set_top_tags(self, dimension: str, counts: Mapping[str, float], n: int = TOP_TAGS_PER_DIMENSION) -> None:
+        """Publish the n largest tag counts of a dimension; drop series of tags no longer in the top n."""
+        top = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
+        keep = {tag for tag, _ in top}
+        for tag in self._top_tags.get(dimension, set()) - keep:
+            self.tag_items_top.remove(dimension, tag)
+        for tag, value in top:
+            self.tag_items_top.labels(dimension=dimension, tag=tag).set(value)
+        self._top_tags[dimension] = keep
 
     def serve(self, port: int, host: str = "127.0.0.1") -> None:
         """Expose /metrics over HTTP on host:port (port 0 = off)."""
