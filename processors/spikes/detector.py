@@ -1,0 +1,151 @@
+"""Spike detector core: consumes counts (observed vs expected, or a regular series), produces standardised
+evidence, calibrated anomaly scores in [0, 1], severities and episode decisions. Pure code, no I/O."""
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Dict, List, Optional, Tuple
+
+logger = logging.getLogger(__name__)
+
+SEVERITIES = ("low", "medium", "high", "critical")
+
+
+@dataclass(frozen=True)
+class DetectorConfig:
+    """Detector knobs shared by the streaming processor and the series detector (defaults = the product)."""
+
+    # --- evidence and lifecycle (shared) ---
+    fire_z: float = 4.5                  # standardised evidence that opens an episode (score 0.5)
+    severity_z: Tuple[float, float, float, float] = (4.5, 7.0, 10.0, 14.0)  # low / medium / high / critical
+    resolve_z: float = 1.5               # a bucket below this is "quiet"
+    quiet_buckets: int = 2               # consecutive quiet complete buckets that resolve an episode
+    cooldown_buckets: int = 2            # after resolution, no new episode for this many buckets
+    # --- streaming count keys ---
+    min_stories: int = 3                 # distinct stories in the evidence window needed to fire
+    min_outlets: int = 1                 # distinct outlets in the evidence window needed to fire
+    min_history_buckets: int = 24        # a key first seen less than this many buckets ago stays quiet
+    scan_buckets: int = 3                # evidence windows: the last 1..scan_buckets buckets
+    share_halflife_seconds: float = 3 * 86400.0  # memory of a key's share of the overall volume
+    dispersion_prior: float = 1.5        # prior overdispersion (variance ratio on the Anscombe scale)
+    dispersion_weight: float = 0.05      # EWMA weight of a new squared residual in the dispersion
+    dispersion_max: float = 9.0
+    huber_z: float = 3.0                 # residuals beyond this are clipped when the baseline learns
+    max_articles: int = 5
+    max_co_tags: int = 10
+    exact_ids_per_bucket: int = 5000     # distinct ids kept exactly per open bucket; beyond -> HyperLogLog
+    # --- regular series (NAB) ---
+    series_level_halflife: float = 6 * 3600.0    # seconds; level of the de-seasonalised series
+    series_season_halflife_days: float = 7.0     # per-slot seasonal offset memory
+    series_scale_halflife: float = 2 * 86400.0   # seconds; robust scale (mean absolute residual)
+    series_smooth_halflife: float = 900.0        # seconds; short EWMA of residuals (evidence)
+    series_slots_per_day: int = 24
+    series_warmup_seconds: float = 86400.0       # quiet during the first day
+
+
+def anscombe_z(observed: float, expected: float, dispersion: float = 1.0) -> float:
+    """Standardised count residual on the Anscombe (variance-stabilised) scale, divided by sqrt(dispersion)."""
+    return 2.0 * (math.sqrt(max(observed, 0.0) + 0.375) - math.sqrt(max(expected, 0.0) + 0.375)) / math.sqrt(max(dispersion, 1e-9))
+
+
+def severity_of(z: float, config: DetectorConfig) -> Optional[str]:
+    """Severity tier for an evidence value, or None below the lowest tier."""
+    sev: Optional[str] = None
+    for name, threshold in zip(SEVERITIES, config.severity_z):
+        if z >= threshold:
+            sev = name
+    return sev
+
+
+def severity_rank(severity: Optional[str]) -> int:
+    return -1 if severity is None else SEVERITIES.index(severity)
+
+
+def unit_score(z: float, fire_z: float) -> float:
+    """Map evidence to [0, 1): monotone, exactly 0.5 at fire_z (the alert threshold)."""
+    if z <= 0.0:
+        return 0.0
+    r = (z / fire_z) ** 2
+    return r / (1.0 + r)
+
+
+def _ts_seconds(ts: Any) -> float:
+    if isinstance(ts, (int, float)):
+        return float(ts)
+    if isinstance(ts, datetime):
+        dt = ts if ts.tzinfo else ts.replace(tzinfo=timezone.utc)
+        return dt.timestamp()
+    s = str(ts).strip().replace(" ", "T")
+    dt = datetime.fromisoformat(s[:-1] + "+00:00" if s.endswith("Z") else s)
+    return (dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)).timestamp()
+
+
+class SeriesDetector:
+    """The core detector on a regular count series: `update(ts, value) -> score in [0, 1]`.
+
+    Baseline: in the Anscombe (sqrt) space, a slow level plus a per-slot (hour of day) seasonal offset, each an
+    EWMA updated with Huber-clipped residuals (outliers barely move it); scale: EWMA of absolute residuals.
+    Evidence: the standardised residual, and a short EWMA of it scaled to unit variance (sustained rises);
+    score = unit_score(evidence) so 0.5 == `fire_z`. Episode logic: the first row of an episode reports its
+    score (>= 0.5); later rows of the episode report < 0.5 until it resolves (quiet for a while)."""
+
+    def __init__(self, config: DetectorConfig = DetectorConfig(), state: Optional[Dict[str, Any]] = None) -> None:
+        self.config = config
+        self.state: Dict[str, Any] = state if state is not None else {}
+
+    # --- internals
+    def _slot(self, t: float) -> int:
+        n = self.config.series_slots_per_day
+        return int((t % 86400.0) // (86400.0 / n))
+
+    def update(self, ts: Any, value: float) -> float:
+        cfg = self.config
+        st = self.state
+        t = _ts_seconds(ts)
+        y = math.sqrt(max(float(value), 0.0) + 0.375)
+        if not st:
+            st.update({"t0": t, "t": t, "L": y, "S": [0.0] * cfg.series_slots_per_day, "sc": None,
+                       "sm": 0.0, "ep": 0, "q": 0, "cd": -math.inf, "n": 0})
+            return 0.0
+        dt = max(t - st["t"], 1.0)
+        st["t"] = t
+        st["n"] += 1
+        slot = self._slot(t)
+        season = st["S"][slot]
+        expected = st["L"] + season
+        resid = y - expected
+        scale = st["sc"]
+        warm = (t - st["t0"]) >= cfg.series_warmup_seconds and scale is not None
+        z = resid / scale if scale else 0.0
+        # short EWMA of standardised residuals, rescaled to unit variance under the null
+        a_sm = 1.0 - 0.5 ** (dt / cfg.series_smooth_halflife)
+        st["sm"] = (1 - a_sm) * st["sm"] + a_sm * max(min(z, 20.0), -5.0)
+        sm_sd = math.sqrt(a_sm / (2.0 - a_sm))
+        evidence = max(z, st["sm"] / sm_sd) if warm else 0.0
+        # learn (Huber-clipped innovations; the level first, then the slot's seasonal offset)
+        c = cfg.huber_z * (scale if scale else max(abs(resid), 0.5))
+        a_l = 1.0 - 0.5 ** (dt / cfg.series_level_halflife)
+        st["L"] += a_l * max(-c, min(c, y - season - st["L"]))
+        a_s = 1.0 - 0.5 ** (dt / (cfg.series_season_halflife_days * 86400.0 / cfg.series_slots_per_day))
+        st["S"][slot] = season + a_s * max(-c, min(c, y - st["L"] - season))
+        a_sc = 1.0 - 0.5 ** (dt / cfg.series_scale_halflife)
+        absr = min(abs(resid), c) * 1.2533
+        st["sc"] = absr if scale is None else max((1 - a_sc) * scale + a_sc * absr, 0.05)
+        # episode logic
+        score = unit_score(evidence, cfg.fire_z)
+        if st["ep"]:
+            if evidence < cfg.resolve_z:
+                st["q"] += dt
+            else:
+                st["q"] = 0
+            if st["q"] >= cfg.quiet_buckets * 3600.0:
+                st["ep"] = 0
+                st["cd"] = t + cfg.cooldown_buckets * 3600.0
+            return min(score, 0.49) * 0.5
+        if evidence >= cfg.fire_z and t > st["cd"]:
+            st["ep"] = 1
+            st["q"] = 0
+            return max(score, 0.5)
+        return min(score, 0.4999)

@@ -1,0 +1,121 @@
+"""Count keys: consumes one EnrichedItem, produces its CountEvents (one per tag, ancestor, combination, plus "all")."""
+from __future__ import annotations
+
+import logging
+from itertools import product
+from typing import Dict, Iterable, List, Sequence, Tuple
+from urllib.parse import urlsplit
+
+from streams.records import ArticleRef, CountEvent, EnrichedItem, Tag
+
+logger = logging.getLogger(__name__)
+
+VOLUME_KEY = "all"
+DIMENSION_ORDER = ("region", "community", "topic")
+MAX_COMBINATION_KEYS = 24      # per item, across region×community, region×topic, community×topic
+MAX_COMBO_TAGS_PER_DIMENSION = 4  # most confident tags of a dimension that enter combinations
+
+
+def _tag_id(dimension: str, raw: str) -> str:
+    """Canonical tag id 'dimension:value' (ancestor lists may hold ids with or without the prefix)."""
+    raw = raw.strip()
+    return raw if ":" in raw else f"{dimension}:{raw}"
+
+
+def _split(tag_id: str) -> Tuple[str, str]:
+    dim, _, value = tag_id.partition(":")
+    return dim, value
+
+
+def key_of(tag_ids: Sequence[str]) -> Tuple[str, Dict[str, str]]:
+    """Key string and dimensions of a tag-id combination, in canonical dimension order."""
+    ordered = sorted(tag_ids, key=lambda t: (DIMENSION_ORDER.index(_split(t)[0])
+                                             if _split(t)[0] in DIMENSION_ORDER else len(DIMENSION_ORDER), t))
+    dims: Dict[str, str] = {}
+    for t in ordered:
+        d, v = _split(t)
+        dims[d] = v
+    return "|".join(ordered), dims
+
+
+def dimensions_of(key: str) -> Dict[str, str]:
+    """Dimensions of a key string ("community:muslims|topic:protest" -> {"community": "muslims", ...})."""
+    if key == VOLUME_KEY:
+        return {}
+    return dict(_split(part) for part in key.split("|"))
+
+
+def outlet_of(item: EnrichedItem) -> str | None:
+    """The item's outlet: its source, else the URL host (without 'www.')."""
+    if item.source:
+        return item.source
+    if item.url:
+        host = urlsplit(item.url).netloc.lower()
+        return host[4:] if host.startswith("www.") else (host or None)
+    return None
+
+
+def _ranked(tags: Iterable[Tag]) -> List[Tag]:
+    return sorted(tags, key=lambda t: (-float(t.confidence or 0.0), t.id))
+
+
+def count_keys(item: EnrichedItem, max_combinations: int = MAX_COMBINATION_KEYS) -> List[Tuple[str, Dict[str, str], List[str]]]:
+    """(key, dimensions, tag ids in the key) for every count key of an item; "all" first."""
+    regions = _ranked(item.regions or [])
+    communities = _ranked(item.communities or [])
+    topics = _ranked(item.topics or [])
+
+    region_ids: List[str] = []
+    for t in regions:
+        for rid in [_tag_id("region", t.id)] + [_tag_id("region", a) for a in (t.ancestors or [])]:
+            if rid not in region_ids:
+                region_ids.append(rid)
+    community_ids = list(dict.fromkeys(_tag_id("community", t.id) for t in communities))
+    topic_ids = list(dict.fromkeys(_tag_id("topic", t.id) for t in topics))
+
+    out: List[Tuple[str, Dict[str, str], List[str]]] = [(VOLUME_KEY, {}, [])]
+    seen = {VOLUME_KEY}
+    for tid in region_ids + community_ids + topic_ids:
+        if tid not in seen:
+            key, dims = key_of([tid])
+            out.append((key, dims, [tid]))
+            seen.add(tid)
+
+    # Combinations: the most confident tags of each dimension (regions with their ancestors, nearest first).
+    r_c = region_ids[:MAX_COMBO_TAGS_PER_DIMENSION]
+    c_c = community_ids[:MAX_COMBO_TAGS_PER_DIMENSION]
+    t_c = topic_ids[:MAX_COMBO_TAGS_PER_DIMENSION]
+    n_combo = 0
+    for a_list, b_list in ((c_c, t_c), (r_c, c_c), (r_c, t_c)):
+        for a, b in product(a_list, b_list):
+            if n_combo >= max_combinations:
+                break
+            key, dims = key_of([a, b])
+            if key in seen:
+                continue
+            out.append((key, dims, [a, b]))
+            seen.add(key)
+            n_combo += 1
+    return out
+
+
+def count_events(item: EnrichedItem, max_combinations: int = MAX_COMBINATION_KEYS) -> List[CountEvent]:
+    """One CountEvent per count key of the item (volume key "all" first), sharing one ArticleRef."""
+    article = ArticleRef(id=item.id, title=item.title, url=item.url, source=item.source,
+                         published_at=item.published_at)
+    all_tags: List[str] = []
+    for dim, tags in (("region", item.regions or []), ("community", item.communities or []),
+                      ("topic", item.topics or [])):
+        for t in _ranked(tags):
+            tid = _tag_id(dim, t.id)
+            if tid not in all_tags:
+                all_tags.append(tid)
+    story = item.story_id or item.id
+    outlet = outlet_of(item)
+    events: List[CountEvent] = []
+    for key, dims, members in count_keys(item, max_combinations):
+        excluded = set(members)
+        events.append(CountEvent(key=key, dimensions=dims, item_id=item.id, story_id=story,
+                                 published_at=item.published_at, article=article,
+                                 co_tags=[t for t in all_tags if t not in excluded], outlet=outlet))
+    return events
