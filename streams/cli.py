@@ -136,8 +136,8 @@ def search(query: str = typer.Argument("", help="Free text (matched, not parsed 
 def demo(stream: Optional[str] = typer.Option(None, help="NDJSON of NewsItems (default: the bundled sample)"),
          timeout: float = typer.Option(900, help="Give up after this many seconds")) -> None:
     """Bounded end-to-end run on a clean demo namespace; ends with one `DEMO SUMMARY {json}` line."""
-    from streams.runner import run_demo
-    summary, ok = run_demo(settings(), stream, timeout)
+    from streams.runner import demo_settings, run_demo
+    summary, ok = run_demo(demo_settings(settings()), stream, timeout)
     sys.stdout.write("DEMO SUMMARY " + json.dumps(summary, sort_keys=True) + "\n")
     raise typer.Exit(0 if ok else 1)
 
@@ -174,6 +174,8 @@ def main() -> None:
         sys.stderr.write(f"configuration error: {exc}\n")
         sys.exit(2)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("kafka", "aiokafka", "elastic_transport"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
     app()
 
 

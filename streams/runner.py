@@ -101,16 +101,43 @@ def prepare(settings: Settings, reset: bool) -> None:
     ensure_indices(settings)
 
 
-def run_demo(base: Settings, stream: str | None, timeout: float) -> tuple[dict[str, Any], bool]:
+def demo_settings(base: Settings) -> Settings:
+    """The demo's own namespace (topics demo.*, indices surgewatch-demo-*), wiped at each demo start."""
+    return base.model_copy(update={**DEMO_OVERRIDES, "worker_data_dir": base.stack_dir / "demo-worker"})
+
+
+def wait_for_pipeline(settings: Settings, items_in: int, timeout: float, t0: float,
+                      proc: subprocess.Popen[bytes] | None = None, quiet_seconds: float = 10.0) -> dict[str, Any]:
+    """Poll the sinks until indexed + dead-lettered covers every input and nothing changed for `quiet_seconds`."""
+    last_change, last_seen = time.monotonic(), None
+    out: dict[str, Any] = {}
+    while time.monotonic() - t0 < timeout:
+        if proc is not None and proc.poll() is not None:
+            out["error"] = f"worker exited with {proc.returncode}"
+            break
+        now = (indexed_count(settings), topic_message_count(settings, topics.DEADLETTER),
+               topic_message_count(settings, topics.ALERTS), topic_message_count(settings, topics.ENRICHED))
+        if now != last_seen:
+            last_seen, last_change = now, time.monotonic()
+            log.info("progress: indexed=%d dead_lettered=%d alerts=%d enriched=%d of %d", now[0], now[1],
+                     now[2], now[3], items_in)
+        if now[0] + now[1] >= items_in and time.monotonic() - last_change > quiet_seconds:
+            break
+        time.sleep(1)
+    indexed, dead, alerts, enriched = last_seen or (0, 0, 0, 0)
+    out.update(indexed=indexed, dead_lettered=dead, alerts=alerts, enriched=enriched)
+    return out
+
+
+def run_demo(settings: Settings, stream: str | None, timeout: float) -> tuple[dict[str, Any], bool]:
+    """Wipe the namespace, start a worker, replay the stream as fast as possible, wait, stop; summary + ok flag."""
     from streams.sources.producer import RawProducer
     from streams.sources.replay import replay
-    settings = base.model_copy(update={**DEMO_OVERRIDES,
-                                       "worker_data_dir": base.stack_dir / "demo-worker"})
     path = Path(stream) if stream else bundled_stream()
     items_in = count_lines(path)
     t0 = time.monotonic()
     prepare(settings, reset=True)
-    proc = start_worker(settings, base.stack_dir / "demo-worker.log")
+    proc = start_worker(settings, settings.stack_dir / f"{settings.app_id}-worker.log")
     summary: dict[str, Any] = {"items_in": items_in}
     try:
         producer = RawProducer(settings)
@@ -119,24 +146,8 @@ def run_demo(base: Settings, stream: str | None, timeout: float) -> tuple[dict[s
         finally:
             producer.close()
         summary["sent"] = stats.sent + stats.invalid
-        last_change, last_seen = time.monotonic(), None
-        while time.monotonic() - t0 < timeout:
-            if proc.poll() is not None:
-                summary["error"] = f"worker exited with {proc.returncode}; see {base.stack_dir}/demo-worker.log"
-                break
-            now = (indexed_count(settings), topic_message_count(settings, topics.DEADLETTER),
-                   topic_message_count(settings, topics.ALERTS), topic_message_count(settings, topics.ENRICHED))
-            if now != last_seen:
-                last_seen, last_change = now, time.monotonic()
-                log.info("demo progress: indexed=%d dead_lettered=%d alerts=%d enriched=%d of %d", now[0], now[1],
-                         now[2], now[3], items_in)
-            done = now[0] + now[1] >= items_in
-            if done and time.monotonic() - last_change > 10:
-                break
-            time.sleep(2)
-        indexed, dead, alerts, enriched = last_seen or (0, 0, 0, 0)
-        summary.update(indexed=indexed, dead_lettered=dead, alerts=alerts, enriched=enriched,
-                       alert_episodes=_episodes(settings), seconds=round(time.monotonic() - t0, 1))
+        summary.update(wait_for_pipeline(settings, items_in, timeout, t0, proc))
+        summary.update(alert_episodes=_episodes(settings), seconds=round(time.monotonic() - t0, 1))
     finally:
         stop_process(proc)
     ok = (summary.get("indexed", 0) + summary.get("dead_lettered", 0) == items_in and summary.get("alerts", 0) >= 1

@@ -15,6 +15,7 @@ log = logging.getLogger(__name__)
 
 def run_worker(settings: Settings) -> None:
     """Block running the worker until SIGINT/SIGTERM."""
+    settings.worker_data_dir.mkdir(parents=True, exist_ok=True)
     metrics = default_metrics()
     ctx = build_app(settings, metrics)
     app = ctx.app

@@ -1,0 +1,52 @@
+# surgewatch: `make run` (local pipeline on the bundled stream) and `make test` (whole suite) are the two commands.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+SW     := $(VENV)/bin/surgewatch
+SHARED ?= ../shared
+
+.PHONY: install run demo test test-unit test-integration eval eval-tagging eval-spikes bench stack-up stack-down clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@
+
+run: install
+	$(SW) run
+
+demo: install
+	$(SW) demo
+
+stack-up: install
+	$(SW) stack up
+
+stack-down: install
+	$(SW) stack down
+
+test: install
+	bash scripts/test.sh
+
+test-unit: install
+	$(PY) -m pytest -q tests/unit tests/agents
+
+test-integration: install
+	$(PY) -m pytest -q -m integration tests/integration
+
+eval: eval-tagging eval-spikes
+
+eval-tagging: install
+	$(SW) eval tagging --shared-dir $(SHARED)
+
+eval-spikes: install
+	$(SW) eval spikes --shared-dir $(SHARED)
+
+bench: install
+	$(PY) -m bench
+
+clean:
+	-$(SW) stack down
+	rm -rf .surgewatch .pytest_cache

@@ -1,0 +1,41 @@
+"""Unit tests for settings: env prefix, derived URLs, fail-fast errors naming the variable."""
+import pytest
+
+from streams import config
+from streams.config import ConfigError, Settings
+
+
+def test_defaults_point_at_local_stack():
+    s = Settings(_env_file=None)
+    assert s.uses_local_stack
+    assert s.kafka_servers == "127.0.0.1:19092"
+    assert s.elasticsearch_url == "http://127.0.0.1:19200"
+
+
+def test_env_prefix_and_external_servers(monkeypatch):
+    monkeypatch.setenv("SURGEWATCH_KAFKA_BOOTSTRAP", "kafka://broker:9092")
+    monkeypatch.setenv("SURGEWATCH_ES_URL", "http://es:9200")
+    s = Settings(_env_file=None)
+    assert s.kafka_servers == "broker:9092" and not s.uses_local_stack
+
+
+def test_settings_are_frozen():
+    s = Settings(_env_file=None)
+    with pytest.raises(Exception):
+        s.app_id = "other"  # type: ignore[misc]
+
+
+def test_bad_value_names_the_variable(monkeypatch):
+    monkeypatch.setenv("SURGEWATCH_TOPIC_PARTITIONS", "zero")
+    config.get_settings.cache_clear()
+    try:
+        with pytest.raises(ConfigError, match="SURGEWATCH_TOPIC_PARTITIONS"):
+            config.get_settings()
+    finally:
+        config.get_settings.cache_clear()
+
+
+def test_unknown_stage_fails_fast():
+    from streams.app import build_app
+    with pytest.raises(ValueError, match="SURGEWATCH_STAGES"):
+        build_app(Settings(_env_file=None, stages="enrich,bogus"))
