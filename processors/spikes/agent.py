@@ -20,23 +20,16 @@ STAGE = "spikes"
 
 
 def register(ctx: StageContext) -> Any:
+    """Both spike agents: count_keys (news.enriched → news.counts) and detect_spikes (news.counts → alerts)."""
+    register_counter(ctx)
+    return register_detector(ctx)
+
+
+def register_counter(ctx: StageContext) -> Any:
     from processors.spikes.keys import count_events
-    from processors.spikes.processor import SpikeProcessor
+    metrics = ctx.metrics
 
-    settings, metrics, app = ctx.settings, ctx.metrics, ctx.app
-    table = app.Table("spike-state", default=None, partitions=settings.counts_partitions,
-                      key_serializer="json", value_serializer="json")
-    alerts_alias = alias(settings, "alerts")
-    holder: dict[str, Any] = {}
-
-    def processor() -> Any:
-        if "p" not in holder:
-            holder["p"] = SpikeProcessor(table, bucket_seconds=settings.bucket_seconds,
-                                         allowed_lateness_seconds=settings.allowed_lateness_seconds,
-                                         kibana_url=settings.kibana_url, news_index=f"{settings.index_prefix}-news")
-        return holder["p"]
-
-    @app.agent(ctx.enriched, name="count_keys")
+    @ctx.app.agent(ctx.enriched, name="count_keys")
     async def count_keys(stream: Any) -> None:
         async for event in stream.events():
             try:
@@ -47,6 +40,27 @@ def register(ctx: StageContext) -> Any:
                 continue
             for ce in counted:
                 await ctx.counts.send(key=ce.key.encode("utf-8"), value=ce.dumps())
+
+    return count_keys
+
+
+def register_detector(ctx: StageContext) -> Any:
+    from processors.spikes.processor import SpikeProcessor
+
+    settings, metrics, app = ctx.settings, ctx.metrics, ctx.app
+    import faust
+    table = app.Table("spike-state", default=None, partitions=settings.counts_partitions,
+                      schema=faust.Schema(key_type=str, value_type=dict, key_serializer="json",
+                                          value_serializer="json"))
+    alerts_alias = alias(settings, "alerts")
+    holder: dict[str, Any] = {}
+
+    def processor() -> Any:
+        if "p" not in holder:
+            holder["p"] = SpikeProcessor(table, bucket_seconds=settings.bucket_seconds,
+                                         allowed_lateness_seconds=settings.allowed_lateness_seconds,
+                                         kibana_url=settings.kibana_url, news_index=f"{settings.index_prefix}-news")
+        return holder["p"]
 
     @app.agent(ctx.counts, name="detect_spikes")
     async def detect_spikes(stream: Any) -> None:
