@@ -1,0 +1,1 @@
+"""Benchmarks (`make bench`): throughput / latency / memory of the processing stages, in-process."""
