@@ -12,7 +12,8 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import aiohttp
 import typer
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, stop_after_delay, wait_exponential_jitter
+from tenacity import (AsyncRetrying, retry_if_exception_type, stop_after_attempt, stop_after_delay, wait_exponential,
+                      wait_random)
 
 from streams import topics
 from streams.config import Settings, get_settings
@@ -197,7 +198,7 @@ class RetryPolicy:
     def retrying(self) -> AsyncRetrying:
         return AsyncRetrying(
             stop=stop_after_attempt(self.attempts) | stop_after_delay(self.max_seconds),
-            wait=wait_exponential_jitter(initial=self.initial, max=self.maximum),
+            wait=wait_exponential(multiplier=self.initial, max=self.maximum) + wait_random(0, self.initial),
             retry=retry_if_exception_type((DeliveryError, aiohttp.ClientError, asyncio.TimeoutError)),
             reraise=True,
         )
