@@ -4,6 +4,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -21,6 +22,9 @@ def register(ctx: StageContext) -> Any:
     settings, metrics = ctx.settings, ctx.metrics
     executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tagger")
     state: dict[str, Any] = {}
+    # news volume per tag for dashboards: counts in the current wall-clock hour, top-N per dimension only
+    volume: dict[str, Counter[str]] = {"region": Counter(), "community": Counter(), "topic": Counter()}
+    volume_hour = [int(time.time() // 3600)]
 
     def load() -> Any:
         from processors.enrich.dedup import StoryClusterer
@@ -73,8 +77,16 @@ def register(ctx: StageContext) -> Any:
                                   ("topic", enriched.topics)):
                     if tags:
                         metrics.tags.labels(dimension=dim).inc(len(tags))
+                        volume[dim].update({t.id for t in tags})
                 metrics.event_lag_seconds.labels(stage=STAGE).observe(
                     max(0.0, time.time() - parse_time(item.published_at).timestamp()))
+            hour = int(time.time() // 3600)
+            if hour != volume_hour[0]:
+                volume_hour[0] = hour
+                for c in volume.values():
+                    c.clear()
+            for dim, c in volume.items():
+                metrics.set_top_tags(dim, c)
             elapsed = time.perf_counter() - t0
             for _ in events:
                 metrics.processing_seconds.labels(stage=STAGE).observe(elapsed / len(events))
