@@ -19,7 +19,7 @@ def _producer() -> RawProducer:
     try:
         return RawProducer(get_settings())
     except (SourceError, ConfigError) as exc:
-        console.print(f"[red]error:[/red] {exc}")
+        typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
 
 
@@ -40,7 +40,7 @@ def ingest(
         stats = replay(file, producer, speedup, max_sleep=max_sleep, progress=progress)
         producer.flush()
     except SourceError as exc:
-        console.print(f"[red]error:[/red] {exc}")
+        typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
     finally:
         producer.close()
@@ -61,7 +61,7 @@ def ingest_rss(
     except KeyboardInterrupt:
         stats = None
     except SourceError as exc:
-        console.print(f"[red]error:[/red] {exc}")
+        typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
     finally:
         producer.close()

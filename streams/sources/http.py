@@ -107,7 +107,7 @@ async def healthz(request: web.Request) -> web.Response:
     """200 when the producer reports a broker connection (or cannot tell), else 503."""
     sink = request.app[SINK_KEY]
     check = getattr(sink, "connected", None)
-    ok = True if check is None else bool(check())
+    ok = True if check is None else bool(await asyncio.get_running_loop().run_in_executor(None, check))
     return web.json_response({"status": "ok" if ok else "kafka unreachable"}, status=200 if ok else 503)
 
 

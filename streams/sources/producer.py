@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import socket
 from typing import Optional, Protocol
 
 from kafka import KafkaProducer
@@ -56,6 +57,10 @@ class RawProducer:
         self.failed = 0
         self._last_error: Optional[BaseException] = None
         servers = [s.strip() for s in settings.kafka_servers.split(",") if s.strip()]
+        self._servers = servers
+        kafka_log = logging.getLogger("kafka")
+        level = kafka_log.level
+        kafka_log.setLevel(logging.CRITICAL)  # bootstrap retries log a screenful; we report one line ourselves
         try:
             self._producer = KafkaProducer(
                 bootstrap_servers=servers,
@@ -69,6 +74,8 @@ class RawProducer:
             )
         except KafkaError as exc:  # kafka-python 3 raises KafkaTimeoutError("Unable to bootstrap ...")
             raise SourceError(unreachable_message(settings)) from exc
+        finally:
+            kafka_log.setLevel(level)
         log.debug("raw producer connected to %s, topic %s", settings.kafka_servers, self.topic)
 
     def send_item(self, item: NewsItem) -> None:
@@ -90,9 +97,16 @@ class RawProducer:
         if self.metrics is not None:
             self.metrics.items_out.labels(stage=STAGE).inc()
 
-    def connected(self) -> bool:
-        """True when the producer holds a connection to a bootstrap broker."""
-        return bool(self._producer.bootstrap_connected())
+    def connected(self, timeout: float = 1.0) -> bool:
+        """True when a bootstrap broker accepts a TCP connection (a cheap liveness probe for /healthz)."""
+        for server in self._servers:
+            host, _, port = server.rpartition(":")
+            try:
+                with socket.create_connection((host.strip("[]") or "127.0.0.1", int(port or 9092)), timeout=timeout):
+                    return True
+            except (OSError, ValueError):
+                continue
+        return False
 
     def _on_error(self, exc: BaseException) -> None:
         self.failed += 1
