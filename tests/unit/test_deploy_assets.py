@@ -538,3 +538,21 @@ def test_dockerfile() -> None:
     # everything the Dockerfile copies survives .dockerignore
     for src in re.findall(r"^COPY (?:--\S+ )*(\S+)", text, flags=re.M):
         assert src.split("/")[0] not in ignored, src
+
+
+def test_setup_bootstrap_script_imports_the_shipped_saved_objects(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("sw_bootstrap", DEPLOY / "setup" / "bootstrap.py")
+    assert spec and spec.loader
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    assert mod.DEFAULT_SAVED_OBJECTS == SAVED_OBJECTS
+    # security off (no credentials): the es-security step is a no-op and needs no server
+    monkeypatch.delenv("SURGEWATCH_ES_USERNAME", raising=False)
+    mod.es_security("http://127.0.0.1:9", "", timeout=0)
+    # the compose setup job runs exactly this script after `surgewatch setup`
+    setup_cmd = compose_doc()["services"]["setup"]["command"][0]
+    assert setup_cmd.startswith("surgewatch setup && ") and "bootstrap.py kibana-import" in setup_cmd
+    dockerfile = (DEPLOY / "Dockerfile").read_text()
+    assert "deploy/setup /app/deploy/setup" in dockerfile and "deploy/kibana /app/deploy/kibana" in dockerfile
