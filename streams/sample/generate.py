@@ -97,12 +97,12 @@ RU_MANY = (5, 6, 7, 8, 9, 10, 11, 12, 14, 15, 16, 17, 18, 19, 20, 25, 26, 27, 28
 COUNTRIES = (  # English; Russian nominative, genitive, locative
     ("France", "Франция", "Франции", "Франции"), ("Germany", "Германия", "Германии", "Германии"),
     ("Brazil", "Бразилия", "Бразилии", "Бразилии"), ("India", "Индия", "Индии", "Индии"),
-    ("Japan", "Япония", "Японии", "Японии"), ("Kenya", "Кения", "Кении", "Кении"),
+    ("Japan", "Япония", "Японии", "в Японии"), ("Kenya", "Кения", "Кении", "Кении"),
     ("Argentina", "Аргентина", "Аргентины", "Аргентине"), ("Poland", "Польша", "Польши", "Польше"),
     ("Nigeria", "Нигерия", "Нигерии", "Нигерии"), ("Indonesia", "Индонезия", "Индонезии", "Индонезии"),
     ("Mexico", "Мексика", "Мексики", "Мексике"), ("Canada", "Канада", "Канады", "Канаде"),
     ("Spain", "Испания", "Испании", "Испании"), ("Egypt", "Египет", "Египта", "Египте"),
-    ("Vietnam", "Вьетнам", "Вьетнама", "Вьетнаме"), ("Chile", "Чили", "Чили", "Чили"),
+    ("Vietnam", "Вьетнам", "Вьетнама", "в Вьетнаме"), ("Chile", "Чили", "Чили", "Чили"),
     ("South Africa", "ЮАР", "ЮАР", "ЮАР"), ("Turkey", "Турция", "Турции", "Турции"),
 )
 EU_COUNTRIES = ("France", "Germany", "Spain", "Italy", "Poland", "the Netherlands", "Portugal", "Austria", "Belgium",
@@ -111,10 +111,11 @@ EU_CITIES = (("Brussels", "Брюсселе"), ("Strasbourg", "Страсбур�
 US_STATES = (("Ohio", "Огайо"), ("Texas", "Техас"), ("Virginia", "Виргиния"), ("Kentucky", "Кентукки"),
              ("Arizona", "Аризона"), ("Pennsylvania", "Пенсильвания"), ("Michigan", "Мичиган"),
              ("Nevada", "Невада"), ("Wisconsin", "Висконсин"), ("Oregon", "Орегон"))
-ASIA = (("China", "Китай", "Китая", "Китае"), ("Japan", "Япония", "Японии", "Японии"),
-        ("South Korea", "Южная Корея", "Южной Кореи", "Южной Корее"), ("India", "Индия", "Индии", "Индии"),
-        ("Vietnam", "Вьетнам", "Вьетнама", "Вьетнаме"), ("Indonesia", "Индонезия", "Индонезии", "Индонезии"),
-        ("the Philippines", "Филиппины", "Филиппин", "Филиппинах"), ("Thailand", "Таиланд", "Таиланда", "Таиланде"))
+ASIA = (("China", "Китай", "Китая", "в Китае"), ("Japan", "Япония", "Японии", "в Японии"),
+        ("South Korea", "Южная Корея", "Южной Кореи", "в Южной Корее"), ("India", "Индия", "Индии", "в Индии"),
+        ("Vietnam", "Вьетнам", "Вьетнама", "во Вьетнаме"), ("Indonesia", "Индонезия", "Индонезии", "в Индонезии"),
+        ("the Philippines", "Филиппины", "Филиппин", "на Филиппинах"),
+        ("Thailand", "Таиланд", "Таиланда", "в Таиланде"))
 RU_CITIES = (("Novosibirsk", "Новосибирск", "Новосибирска", "Новосибирске"),
              ("Yekaterinburg", "Екатеринбург", "Екатеринбурга", "Екатеринбурге"),
              ("Krasnoyarsk", "Красноярск", "Красноярска", "Красноярске"),
@@ -147,9 +148,9 @@ COMPANIES = ("Altamira Foods", "Brightline Logistics", "Corvex Semiconductors", 
              "Fenwick Motors", "Granite Peak Mining", "Helios Retail")
 COMPANIES_RU = ("«Северсталь-Торг»", "«Уральские линии»", "«Волжский агрохолдинг»", "«Сибирская логистика»",
                 "«Приокский завод»")
-DISASTER_PLACES = (("Indonesia", "Индонезии"), ("the Philippines", "Филиппинах"), ("Turkey", "Турции"),
-                   ("Chile", "Чили"), ("California", "Калифорнии"), ("Bangladesh", "Бангладеш"),
-                   ("Peru", "Перу"), ("Nepal", "Непале"), ("Greece", "Греции"), ("Mozambique", "Мозамбике"))
+DISASTER_PLACES = (("Indonesia", "в Индонезии"), ("the Philippines", "на Филиппинах"), ("Turkey", "в Турции"),
+                   ("Chile", "в Чили"), ("California", "в Калифорнии"), ("Bangladesh", "в Бангладеш"),
+                   ("Peru", "в Перу"), ("Nepal", "в Непале"), ("Greece", "в Греции"), ("Mozambique", "в Мозамбике"))
 SCIENCE_TOPICS = (("a new battery chemistry", "новую химию аккумуляторов"),
                   ("an exoplanet with a thick atmosphere", "экзопланету с плотной атмосферой"),
                   ("a faster protein-folding model", "более быструю модель сворачивания белков"),
@@ -197,7 +198,7 @@ def economy_slots(rng: random.Random) -> Slots:
     infl, infl_ru = _dec(rng, 18, 95)
     rub, rub_ru = _dec(rng, 880, 990)
     return {"country": c[0], "country_ru_gen": c[2], "country_ru_loc": c[3], "company": _pick(rng, COMPANIES),
-            "company_ru": _pick(rng, COMPANIES_RU), "rate": f"{rng.randint(20, 110) / 4:.2f}", "infl": infl,
+            "company_ru": _pick(rng, COMPANIES_RU), "rate": f"{rng.randint(8, 60) / 4:.2f}", "infl": infl,
             "infl_ru": infl_ru, "pct": pct, "pct_ru": pct_ru, "bn": f"{rng.randint(8, 240) / 10:.1f}",
             "jobs": f"{rng.randint(3, 40) * 100:,}", "q": _pick(rng, ("third-quarter", "nine-month")),
             "key_rate": _pick(rng, ("13", "15")), "rub": rub, "rub_ru": rub_ru}
@@ -217,7 +218,7 @@ def sports_slots(rng: random.Random) -> Slots:
 
 def disaster_slots(rng: random.Random) -> Slots:
     p = DISASTER_PLACES[rng.randrange(len(DISASTER_PLACES))]
-    return {"place": p[0], "place_ru_loc": p[1], "dead": _many(rng, 5, 40), "homes": str(rng.randint(2, 90) * 100),
+    return {"place": p[0], "place_ru_in": p[1], "dead": _many(rng, 5, 40), "homes": str(rng.randint(2, 90) * 100),
             "evac": f"{rng.randint(3, 60)},000", "evac_ru": _many(rng, 5, 40), "mag": f"{rng.randint(52, 71) / 10:.1f}",
             "mag_ru": f"{rng.randint(52, 71) / 10:.1f}".replace(".", ",")}
 
@@ -246,9 +247,10 @@ def asia_slots(rng: random.Random) -> Slots:
     a = ASIA[rng.randrange(len(ASIA))]
     pct, pct_ru = _dec(rng, 5, 90)
     i = rng.randrange(5)
-    return {"c": a[0], "c_ru": a[1], "c_ru_gen": a[2], "c_ru_loc": a[3], "pct": pct, "pct_ru": pct_ru,
+    return {"c": a[0], "c_ru": a[1], "c_ru_gen": a[2], "c_ru_in": a[3], "pct": pct, "pct_ru": pct_ru,
             "bn": _many(rng, 5, 40), "n": str(rng.randint(2, 6)),
             "sector": ("electric vehicles", "chips", "solar panels", "steel", "smartphones")[i],
+            "maker": ("electric vehicle", "chip", "solar panel", "steel", "smartphone")[i],
             "sector_ru": ("электромобилей", "микросхем", "солнечных панелей", "стали", "смартфонов")[i]}
 
 
@@ -257,7 +259,7 @@ def russia_slots(rng: random.Random) -> Slots:
     rub, rub_ru = _dec(rng, 880, 990)
     pct, pct_ru = _dec(rng, 15, 90)
     return {"city": c[0], "city_ru": c[1], "city_ru_gen": c[2], "city_ru_loc": c[3], "bn": _many(rng, 5, 40),
-            "km": str(rng.randint(4, 19)), "temp": _many(rng, 15, 35), "n": str(rng.randint(5, 40) * 10),
+            "km": str(rng.randint(4, 19)), "temp": _many(rng, 10, 20), "n": str(rng.randint(5, 40) * 10),
             "rub": rub, "rub_ru": rub_ru, "pct": pct, "pct_ru": pct_ru}
 
 
@@ -362,16 +364,22 @@ ECONOMY = Category("economy", 12, 0.4, 0.25, 0.05, economy_slots, (
          "официальных данных."],
         ["Основным фактором роста цен остаются продукты питания и услуги.",
          "Экономисты ожидают дальнейшего замедления инфляции в следующем году."])),
-    Kind(3, T(["{company} shares jump {pct}% after {q} results beat forecasts", "{company} to cut {jobs} jobs"],
-              ["{company} reported {q} revenue of {bn} billion dollars on {weekday}, ahead of market estimates.",
-               "{company} said on {weekday} it would cut {jobs} jobs as part of a restructuring plan."],
+    Kind(2, T(["{company} shares jump {pct}% after {q} results beat forecasts"],
+              ["{company} reported {q} revenue of {bn} billion dollars on {weekday}, ahead of market estimates."],
               ["The company said it expected demand to recover in the second half of next year.",
-               "Unions said they would seek talks with management.",
-               "Shares in the company rose {pct} percent in early trading."]),
+               "Shares in the company rose {pct} percent in early trading.",
+               "Management raised its outlook for the full year."]),
       T(["Компания {company_ru} отчиталась о росте выручки на {pct_ru}%"],
         ["Компания {company_ru} сообщила о росте выручки на {pct_ru} процента по итогам девяти месяцев."],
         ["Компания намерена направить часть прибыли на модернизацию производства.",
-         "Акции компании подорожали на торгах в четверг."])),
+         "Руководство повысило прогноз на весь год."])),
+    Kind(1, T(["{company} to cut {jobs} jobs"],
+              ["{company} said on {weekday} it would cut {jobs} jobs as part of a restructuring plan."],
+              ["Unions said they would seek talks with management.",
+               "The company blamed weaker orders and higher energy costs."]),
+      T(["Компания {company_ru} сократит часть сотрудников"],
+        ["Компания {company_ru} {weekday_ru} объявила о сокращении персонала в рамках реструктуризации."],
+        ["В компании объяснили решение падением заказов и ростом расходов на энергию."])),
     Kind(2, T(["Oil prices slip as demand worries outweigh supply cuts", "Rouble weakens past {rub} per dollar"],
               ["Brent crude fell {pct} percent in early trading on {weekday} as traders weighed weaker demand data.",
                "The Russian rouble weakened past {rub} per dollar on {weekday}, extending losses from the previous "
@@ -420,8 +428,8 @@ DISASTER = Category("disaster", 4, 0.9, 0.2, 0.12, disaster_slots, (
               ["Rescue teams were searching collapsed buildings through the night.",
                "About {homes} homes were damaged, according to the disaster agency.",
                "Aftershocks were felt across the region."]),
-      T(["Землетрясение магнитудой {mag_ru} произошло в {place_ru_loc}"],
-        ["В результате землетрясения магнитудой {mag_ru} в {place_ru_loc} погибли не менее {dead} человек, "
+      T(["Землетрясение магнитудой {mag_ru} произошло {place_ru_in}"],
+        ["В результате землетрясения магнитудой {mag_ru} {place_ru_in} погибли не менее {dead} человек, "
          "сообщили местные власти."],
         ["Спасатели продолжают разбирать завалы.", "Повреждены около {homes} домов."])),
     Kind(2, T(["Thousands evacuated as floods hit {place}", "Floods in {place} kill at least {dead}"],
@@ -430,8 +438,8 @@ DISASTER = Category("disaster", 4, 0.9, 0.2, 0.12, disaster_slots, (
               ["Roads to several villages remained cut off, hampering the relief effort.",
                "Forecasters warned that more heavy rain could follow in the coming days.",
                "The government declared a state of emergency in the worst-hit districts."]),
-      T(["Наводнение в {place_ru_loc}: эвакуированы тысячи жителей"],
-        ["Власти в {place_ru_loc} эвакуировали около {evac_ru} тысяч жителей из-за паводка."],
+      T(["Наводнение {place_ru_in}: эвакуированы тысячи жителей"],
+        ["Власти {place_ru_in} эвакуировали около {evac_ru} тысяч жителей из-за паводка."],
         ["Дороги к нескольким населённым пунктам по-прежнему отрезаны.",
          "Синоптики предупреждают о новых осадках в ближайшие дни."])),
     Kind(1, T(["Wildfire forces evacuations in {place}"],
@@ -439,8 +447,8 @@ DISASTER = Category("disaster", 4, 0.9, 0.2, 0.12, disaster_slots, (
                "{weekday}."],
               ["Strong winds were making it difficult to contain the blaze.",
                "Officials said the cause of the fire was under investigation."]),
-      T(["В {place_ru_loc} бушует лесной пожар"],
-        ["Пожарные в {place_ru_loc} {weekday_ru} продолжали тушить лесной пожар, уничтоживший около {homes} домов."],
+      T(["{place_ru_in} бушует лесной пожар"],
+        ["Пожарные {place_ru_in} {weekday_ru} продолжали тушить лесной пожар, уничтоживший около {homes} домов."],
         ["Сильный ветер мешает локализовать огонь."])),
 ))
 
@@ -487,13 +495,19 @@ US = Category("us", 8, 0.5, 0.1, 0.05, us_slots, (
       T(["Конгресс США пытается избежать шатдауна"],
         ["У конгрессменов осталось {days} дней, чтобы принять закон о финансировании правительства."],
         ["Временный бюджет позволит сохранить финансирование на текущем уровне."])),
-    Kind(2, T(["US hiring slows in October, {agency} says", "Court blocks {state} law on {issue}"],
-              ["Employers added {jobs},000 jobs last month, figures released by {agency} showed on {weekday}.",
-               "A federal judge on {weekday} temporarily blocked a {state} law on {issue}."],
-              ["Markets reacted calmly to the data.", "The state's attorney general said he would appeal the ruling."]),
+    Kind(1, T(["US hiring slows in October, {agency} says"],
+              ["Employers added {jobs},000 jobs last month, figures released by {agency} showed on {weekday}."],
+              ["Markets reacted calmly to the data.", "Wage growth eased slightly from the previous month."]),
       T(["Рост занятости в США замедлился"],
         ["Число рабочих мест в США в октябре выросло на {jobs} тысяч, следует из официальных данных."],
         ["Рынки спокойно отреагировали на статистику."])),
+    Kind(1, T(["Court blocks {state} law on {issue}"],
+              ["A federal judge on {weekday} temporarily blocked a {state} law on {issue}."],
+              ["The state's attorney general said he would appeal the ruling.",
+               "Civil rights groups that brought the case welcomed the decision."]),
+      T(["Суд заблокировал закон штата {state_ru}"],
+        ["Федеральный судья {weekday_ru} временно заблокировал закон штата {state_ru}."],
+        ["Генеральный прокурор штата заявил, что обжалует решение."])),
 ))
 
 ASIA_CAT = Category("asia", 8, 0.6, 0.15, 0.05, asia_slots, (
@@ -504,9 +518,9 @@ ASIA_CAT = Category("asia", 8, 0.6, 0.15, 0.05, asia_slots, (
       T(["Экспорт {c_ru_gen} вырос на {pct_ru}%"],
         ["Экспорт {c_ru_gen} в октябре вырос на {pct_ru} процента в годовом выражении, сообщила таможня."],
         ["Главным драйвером роста стали поставки {sector_ru}."])),
-    Kind(2, T(["{c} unveils {bn} billion dollar support package for {sector} makers"],
+    Kind(2, T(["{c} unveils {bn} billion dollar support package for {maker} makers"],
               ["The government of {c} announced a package worth {bn} billion dollars on {weekday} to support "
-               "{sector} makers."],
+               "{maker} makers."],
               ["Economists said the measures could lift growth by half a percentage point.",
                "The package includes tax breaks and cheaper loans."]),
       T(["Власти {c_ru_gen} поддержат производителей {sector_ru}"],
@@ -515,8 +529,8 @@ ASIA_CAT = Category("asia", 8, 0.6, 0.15, 0.05, asia_slots, (
     Kind(1, T(["Tropical storm disrupts flights across {c}"],
               ["Airlines in {c} cancelled dozens of flights on {weekday} as a tropical storm approached the coast."],
               ["Officials warned of landslides in mountainous areas.", "Schools in coastal districts were closed."]),
-      T(["Тропический шторм нарушил авиасообщение в {c_ru_loc}"],
-        ["Авиакомпании в {c_ru_loc} {weekday_ru} отменили десятки рейсов из-за приближения шторма."],
+      T(["Тропический шторм нарушил авиасообщение {c_ru_in}"],
+        ["Авиакомпании {c_ru_in} {weekday_ru} отменили десятки рейсов из-за приближения шторма."],
         ["Власти предупредили об угрозе оползней."])),
 ))
 
@@ -566,15 +580,21 @@ MIDEAST = Category("mideast", 7, 0.8, 0.2, 0.1, mideast_slots, (
       T(["Представители {org_ru_gen} предупредили о гуманитарной катастрофе в Газе"],
         ["Представители {org_ru_gen} {weekday_ru} сообщили, что в больницах Газы заканчиваются топливо и лекарства."],
         ["Десятки тысяч человек покинули север сектора."])),
-    Kind(2, T(["Talks in {capital} on a humanitarian pause in Gaza continue", "Israel–Gaza war enters day {war_day}"],
-              ["Negotiators in {capital} were discussing a possible humanitarian pause, diplomats said on {weekday}.",
-               "Fighting continued in the north of the Gaza Strip on {weekday}, the {war_day_ord} day of the war."],
+    Kind(1, T(["Talks in {capital} on a humanitarian pause in Gaza continue"],
+              ["Negotiators in {capital} were discussing a possible humanitarian pause, diplomats said on {weekday}."],
               ["The talks also covered the release of hostages held in Gaza.",
-               "Israel said it would continue its military operation against Hamas."]),
+               "Diplomats cautioned that an agreement was not yet close."]),
       T(["В {capital_ru_loc} продолжаются переговоры о гуманитарной паузе"],
         ["Переговоры о возможной гуманитарной паузе в секторе Газа продолжаются в {capital_ru_loc}, сообщают "
          "дипломаты."],
         ["На переговорах также обсуждается освобождение заложников."])),
+    Kind(1, T(["Israel–Gaza war enters day {war_day}"],
+              ["Fighting continued in the north of the Gaza Strip on {weekday}, the {war_day_ord} day of the war."],
+              ["Israel said it would continue its military operation against Hamas.",
+               "Tens of thousands of people have fled to the south of the territory."]),
+      T(["Война в секторе Газа продолжается {war_day}-й день"],
+        ["Бои на севере сектора Газа продолжались {weekday_ru}, на {war_day}-й день войны."],
+        ["Десятки тысяч человек покинули север сектора."])),
 ))
 
 SCIENCE = Category("science", 6, 0.5, 0.2, 0.04, science_slots, (
@@ -781,8 +801,10 @@ def _fill(template: str, slots: Slots) -> str:
 
 
 def _compose(rng: random.Random, tpl: Templates, slots: Slots) -> Tuple[str, str]:
-    title = _fill(_pick(rng, tpl.titles), slots)
-    sentences = [_fill(_pick(rng, tpl.leads), slots)]
+    t = rng.randrange(len(tpl.titles))
+    title = _fill(tpl.titles[t], slots)
+    lead = tpl.leads[t] if len(tpl.leads) == len(tpl.titles) else _pick(rng, tpl.leads)  # paired one-to-one
+    sentences = [_fill(lead, slots)]
     extra = rng.randint(1, min(3, len(tpl.body)))
     sentences += [_fill(s, slots) for s in rng.sample(tpl.body, extra)]
     return title, " ".join(sentences)
