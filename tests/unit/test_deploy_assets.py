@@ -491,7 +491,7 @@ def test_docker_compose_config() -> None:
     assert res.returncode == 0, res.stderr
     cfg = json.loads(res.stdout)
     assert cfg["services"]["worker"]["environment"]["SURGEWATCH_KAFKA_BOOTSTRAP"] == "kafka:9092"
-    assert cfg["services"]["ingest"]["command"][:2] == ["ingest", "/replay/news.jsonl"]
+    assert cfg["services"]["ingest"]["command"][:2] == ["ingest", "/app/sample-news.jsonl"]
     res = run([*COMPOSE_CLI, "--env-file", str(ROOT / ".env.example"), "-f", str(COMPOSE), "config", "-q"], env=env)
     assert res.returncode == 0, res.stderr
     # the security overlay refuses to start without passwords, and merges when they are given
