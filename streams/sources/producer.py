@@ -91,7 +91,7 @@ class RawProducer:
             future = self._producer.send(self.topic, value=value, key=key)
         except KafkaError as exc:
             raise SourceError(f"cannot send to {self.topic} on {self.settings.kafka_servers}: {exc}; "
-                              f"check SURGEWATCH_KAFKA_BOOTSTRAP and that the topic exists") from exc
+                              f"check SURGEWATCH_KAFKA_BOOTSTRAP and that the topic exists (`surgewatch setup` creates it)") from exc
         future.add_errback(self._on_error)
         self.sent += 1
         if self.metrics is not None:

@@ -15,6 +15,7 @@ from kafka.admin import KafkaAdminClient, NewTopic
 
 from streams import topics
 from streams.config import Settings
+from streams.metrics import Metrics
 from streams.records import NewsItem
 from streams.sources.producer import RawProducer
 from streams.sources.replay import replay
@@ -72,13 +73,16 @@ def write_archive(path: Path) -> List[dict]:
 
 def test_replay_round_trip(kafka_settings: Settings, tmp_path: Path) -> None:
     items = write_archive(tmp_path / "archive.jsonl")
-    producer = RawProducer(kafka_settings)
+    metrics = Metrics()
+    producer = RawProducer(kafka_settings, metrics=metrics)
     try:
         stats = replay(tmp_path / "archive.jsonl", producer, speedup=0, progress=False)
         producer.flush()
     finally:
         producer.close()
     assert (stats.sent, stats.invalid) == (20, 1)
+    assert producer.failed == 0
+    assert metrics.registry.get_sample_value("surgewatch_items_out_total", {"stage": "ingest"}) == 21
 
     records = consume_all(kafka_settings, 21)
     assert len(records) == 21
