@@ -5,6 +5,7 @@ import asyncio
 import json
 import logging
 import re
+import signal
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -12,6 +13,8 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import aiohttp
 import typer
+from aiokafka import AIOKafkaConsumer
+from aiokafka.errors import KafkaError
 from tenacity import (AsyncRetrying, retry_if_exception_type, stop_after_attempt, stop_after_delay, wait_exponential,
                       wait_random)
 
@@ -278,17 +281,23 @@ class Forwarder:
 async def run_forwarder(settings: Settings, forwarder_kwargs: Dict[str, Any], group_id: str,
                         from_beginning: bool, stop: Optional[asyncio.Event] = None) -> None:
     """Consume the alerts topic (auto-commit off) and commit offsets only after each batch is delivered."""
-    from aiokafka import AIOKafkaConsumer
-
     topic = topics.name(settings, topics.ALERTS)
     consumer = AIOKafkaConsumer(
         topic, bootstrap_servers=settings.kafka_servers, group_id=group_id, enable_auto_commit=False,
         auto_offset_reset="earliest" if from_beginning else "latest",
     )
     stop = stop or asyncio.Event()
-    await consumer.start()
-    logger.info("forwarding %s from %s (group %s)", topic, settings.kafka_servers, group_id)
+    loop = asyncio.get_running_loop()
+    handled: List[int] = []
+    for sig in (signal.SIGTERM, signal.SIGINT):  # docker stop / Ctrl-C: leave the group after the current batch
+        try:
+            loop.add_signal_handler(sig, stop.set)
+            handled.append(sig)
+        except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or no signal support
+            pass
     try:
+        await consumer.start()
+        logger.info("forwarding %s from %s (group %s)", topic, settings.kafka_servers, group_id)
         async with aiohttp.ClientSession() as session:
             fwd = Forwarder(session=session, **forwarder_kwargs)
             refresh_every = max(fwd.firing_ttl.total_seconds() / 4, 5.0)
@@ -315,6 +324,8 @@ async def run_forwarder(settings: Settings, forwarder_kwargs: Dict[str, Any], gr
                     last_refresh = time.monotonic()
     finally:
         await consumer.stop()
+        for sig in handled:
+            loop.remove_signal_handler(sig)
 
 
 def register(alerts_app: typer.Typer) -> None:
@@ -352,4 +363,8 @@ def register(alerts_app: typer.Typer) -> None:
             pass
         except DeliveryError as exc:
             logger.error("giving up after retries: %s (offsets not committed; restart resumes)", exc)
+            raise typer.Exit(2) from exc
+        except KafkaError as exc:
+            typer.echo(f"error: cannot consume alerts from Kafka at {settings.kafka_servers} ({exc}); start the "
+                       "local stack with `surgewatch stack up` or set SURGEWATCH_KAFKA_BOOTSTRAP", err=True)
             raise typer.Exit(2) from exc

@@ -143,3 +143,24 @@ def test_register_adds_forward_command_and_validates_options() -> None:
     assert res.exit_code != 0 and "--alertmanager-url" in res.output
     res = runner.invoke(app, ["forward", "--webhook-url", "http://127.0.0.1:9/x", "--min-severity", "loud"])
     assert res.exit_code != 0 and "unknown severity" in res.output
+
+
+def test_forward_reports_an_unreachable_kafka_clearly(monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+
+    from streams.config import get_settings
+
+    with socket.socket() as sock:  # a loopback port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    monkeypatch.setenv("SURGEWATCH_KAFKA_BOOTSTRAP", f"127.0.0.1:{port}")
+    get_settings.cache_clear()
+    try:
+        app = typer.Typer()
+        forward.register(app)
+        app.command("noop")(lambda: None)
+        res = CliRunner().invoke(app, ["forward", "--webhook-url", "http://127.0.0.1:9/x"])
+    finally:
+        get_settings.cache_clear()
+    assert res.exit_code == 2
+    assert f"127.0.0.1:{port}" in res.output and "SURGEWATCH_KAFKA_BOOTSTRAP" in res.output
