@@ -87,7 +87,8 @@ class LocalStack:
 
     def _running(self) -> bool:
         proc = self._run("status", check=False)
-        return proc.returncode == 0 and "kafka" in proc.stdout and "not running" not in proc.stdout.lower()
+        out = proc.stdout.lower()
+        return proc.returncode == 0 and "kafka" in out and "not running" not in out and "isn't running" not in out
 
     def status(self) -> StackStatus:
         s = self.settings
