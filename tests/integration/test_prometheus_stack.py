@@ -163,3 +163,28 @@ def test_shipped_rules_load_and_evaluate_without_errors(prometheus: str) -> None
     # with a healthy target the worker-down alert must not fire
     active = requests.get(f"{prometheus}/api/v1/alerts", timeout=5).json()["data"]["alerts"]
     assert not [a for a in active if a["labels"]["alertname"] in ("SurgewatchWorkerDown", "SurgewatchNoWorkers")]
+
+
+def test_every_dashboard_query_runs_and_the_volume_panels_have_data(prometheus: str,
+                                                                    metrics_endpoint: tuple[Metrics, int]) -> None:
+    import json
+
+    m, _ = metrics_endpoint
+    m.set_top_tags("topic", {"topic:protest": 4, "topic:elections": 2})
+    m.set_top_tags("community", {"community:muslims": 6})
+    exprs = []
+    for path in sorted((ROOT / "deploy" / "grafana" / "dashboards").glob("*.json")):
+        for panel in json.loads(path.read_text())["panels"]:
+            exprs += [(panel["title"], t["expr"]) for t in panel["targets"]]
+    assert len(exprs) > 20
+    for title, expr in exprs:
+        query(prometheus, expr)  # raises unless Prometheus answers status=success
+
+    def top(dimension: str) -> set:
+        res = query(prometheus, f'topk(10, dimension_tag:surgewatch_tag_items_top:sum{{dimension="{dimension}"}})')
+        return {s["metric"]["tag"] for s in res}
+
+    assert wait_until("topic panel data", lambda: top("topic") == {"topic:protest", "topic:elections"})
+    assert top("community") == {"community:muslims"}
+    assert wait_until("workers-up panel", lambda: value_of(prometheus, 'count(up{job="surgewatch-worker"} == 1) '
+                                                                       'or vector(0)') == 1.0)

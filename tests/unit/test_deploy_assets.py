@@ -213,11 +213,12 @@ def test_promtool_unit_tests() -> None:
 
 
 def test_every_alert_rule_is_unit_tested_and_has_routing_labels() -> None:
-    tested = set()
+    tested: Set[str] = set()
+    tested_exprs: Set[str] = set()
     for f in (PROM_DIR / "tests").glob("*.yml"):
         for t in yaml.safe_load(f.read_text())["tests"]:
             tested |= {a["alertname"] for a in t.get("alert_rule_test", []) if a.get("exp_alerts")}
-        tested_exprs = {e["expr"] for t in yaml.safe_load(f.read_text())["tests"] for e in t.get("promql_expr_test", [])}
+            tested_exprs |= {e["expr"] for e in t.get("promql_expr_test", [])}
     alerts = [r for g in rule_groups() for r in g["rules"] if "alert" in r]
     for r in alerts:
         assert r["alert"] in tested, f"alert {r['alert']} has no firing promtool test"
