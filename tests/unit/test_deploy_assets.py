@@ -8,6 +8,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Set, Tuple
 
@@ -545,6 +546,11 @@ def test_dockerfile() -> None:
     assert users and users[-1] not in ("root", "0")
     assert "HEALTHCHECK" in text and "/metrics" in text
     assert 'ENTRYPOINT ["surgewatch"]' in text
+    # the build proves the spaCy model loads the way the tagger loads it (the PyPI package's module name differs)
+    m = re.search(r"python -c \"(from processors[^\"]+)\"", text)
+    assert m, "the image build must load the spaCy model"
+    res = run([sys.executable, "-c", m.group(1)])
+    assert res.returncode == 0, res.stderr[-2000:]
     ignored = (ROOT / ".dockerignore").read_text().split()
     assert {".git", ".venv", ".surgewatch", ".env"} <= set(ignored)
     # everything the Dockerfile copies survives .dockerignore
