@@ -5,7 +5,8 @@ PY     := $(VENV)/bin/python
 SW     := $(VENV)/bin/surgewatch
 SHARED ?= ../shared
 
-.PHONY: install run demo test test-unit test-integration eval eval-tagging eval-spikes bench stack-up stack-down clean
+.PHONY: install run demo test test-unit test-integration eval eval-tagging eval-spikes bench stack-up stack-down clean \
+        deploy-check prometheus-local compose-up compose-down
 
 install: $(VENV)/.installed
 
@@ -46,6 +47,20 @@ eval-spikes: install
 
 bench: install
 	$(PY) -m bench
+
+deploy-check: install
+	bash scripts/ci_deploy_checks.sh
+
+prometheus-local:
+	mkdir -p .surgewatch/prometheus
+	prometheus --config.file=deploy/prometheus/prometheus-local.yml --storage.tsdb.path=.surgewatch/prometheus \
+	  --web.listen-address=127.0.0.1:9090
+
+compose-up:
+	docker compose up -d --build
+
+compose-down:
+	docker compose down
 
 clean:
 	-$(SW) stack down
