@@ -22,9 +22,9 @@ def register(ctx: StageContext) -> Any:
     settings, metrics = ctx.settings, ctx.metrics
     executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tagger")
     state: dict[str, Any] = {}
-    # news volume per tag for dashboards: counts in the current wall-clock hour, top-N per dimension only
+    # news volume per tag for dashboards: counts in the current wall-clock bucket, top-N per dimension only
     volume: dict[str, Counter[str]] = {"region": Counter(), "community": Counter(), "topic": Counter()}
-    volume_hour = [int(time.time() // 3600)]
+    volume_hour = [int(time.time() // settings.bucket_seconds)]
 
     def load() -> Any:
         from processors.enrich.dedup import StoryClusterer
@@ -80,7 +80,7 @@ def register(ctx: StageContext) -> Any:
                         volume[dim].update({t.id for t in tags})
                 metrics.event_lag_seconds.labels(stage=STAGE).observe(
                     max(0.0, time.time() - parse_time(item.published_at).timestamp()))
-            hour = int(time.time() // 3600)
+            hour = int(time.time() // settings.bucket_seconds)
             if hour != volume_hour[0]:
                 volume_hour[0] = hour
                 for c in volume.values():
