@@ -48,7 +48,7 @@ async def test_enrich_agent_tags_good_items_and_dead_letters_bad_ones() -> None:
         await tc.put(json.dumps(good).encode(), wait=False)
         await tc.put(json.dumps({"title": "x"}).encode(), wait=False)
         dead = [DeadLetter.loads(v) for v in await drain(dead_out, 2)]
-        enriched = [EnrichedItem.loads(v) for v in await drain(enriched_out, 1)]
+        enriched = [EnrichedItem.loads(v) for v in await drain(enriched_out, 1, timeout=180)]
     assert sorted(d.reason for d in dead) == ["invalid_json", "missing_field"]
     assert all(d.stage == "enrich" for d in dead)
     assert dead[0].payload in ("{broken", '{"title": "x"}')
