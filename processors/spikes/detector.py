@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import statistics
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Dict, List, Optional, Tuple
@@ -42,7 +43,12 @@ class DetectorConfig:
     series_scale_halflife: float = 2 * 86400.0   # seconds; robust scale (mean absolute residual)
     series_smooth_halflife: float = 900.0        # seconds; short EWMA of residuals (evidence)
     series_slots_per_day: int = 24
-    series_warmup_seconds: float = 86400.0       # quiet during the first day
+    series_z_clip: float = 30.0                  # cap of one row's standardised residual in the evidence
+    series_ref_days: int = 14                    # daily evidence maxima in the reference median
+    series_fire_ratio: float = 2.2               # evidence / reference that opens an episode (score 0.5)
+    series_resolve_ratio: float = 0.3            # below this the series is calm
+    series_quiet_seconds: float = 3600.0         # calm this long resolves an episode
+    series_cooldown_seconds: float = 12 * 3600.0  # no new episode this long after one resolved
 
 
 def anscombe_z(observed: float, expected: float, dispersion: float = 1.0) -> float:
@@ -83,19 +89,24 @@ def _ts_seconds(ts: Any) -> float:
 
 
 class SeriesDetector:
-    """The core detector on a regular count series: `update(ts, value) -> score in [0, 1]`.
+    """The core detector on a regular count series: `update(ts, value) -> score in [0, 1]` (streaming, O(1)).
 
-    Baseline: in the Anscombe (sqrt) space, a slow level plus a per-slot (hour of day) seasonal offset, each an
-    EWMA updated with Huber-clipped residuals (outliers barely move it); scale: EWMA of absolute residuals.
-    Evidence: the standardised residual, and a short EWMA of it scaled to unit variance (sustained rises);
-    score = unit_score(evidence) so 0.5 == `fire_z`. Episode logic: the first row of an episode reports its
-    score (>= 0.5); later rows of the episode report < 0.5 until it resolves (quiet for a while)."""
+    1. Variance-stabilise counts: y = sqrt(value + 3/8) (Anscombe).
+    2. Baseline: slow level + per-slot (hour of day) seasonal offset, EWMAs fed with Huber-clipped
+       innovations so bursts barely move them; scale = EWMA of clipped absolute residuals (MAD-like).
+    3. Evidence: standardised residual z, smoothed by a short EWMA (`series_smooth_halflife`) and rescaled to
+       unit variance under the null.
+    4. Self-calibration: evidence is divided by the median of the last `series_ref_days` daily maxima of the
+       evidence itself (how big an ordinary day's biggest burst is for *this* series), so one default works
+       for quiet and bursty series alike; an alert needs `series_fire_ratio` times an ordinary daily peak.
+    5. Episodes: the first row of an episode reports its score (>= 0.5); rows inside the episode report < 0.5;
+       the episode resolves after `series_quiet_seconds` of calm and is followed by a cooldown.
+    Score = unit_score(ratio, series_fire_ratio), so 0.5 is exactly the alert threshold."""
 
     def __init__(self, config: DetectorConfig = DetectorConfig(), state: Optional[Dict[str, Any]] = None) -> None:
         self.config = config
         self.state: Dict[str, Any] = state if state is not None else {}
 
-    # --- internals
     def _slot(self, t: float) -> int:
         n = self.config.series_slots_per_day
         return int((t % 86400.0) // (86400.0 / n))
@@ -106,24 +117,19 @@ class SeriesDetector:
         t = _ts_seconds(ts)
         y = math.sqrt(max(float(value), 0.0) + 0.375)
         if not st:
-            st.update({"t0": t, "t": t, "L": y, "S": [0.0] * cfg.series_slots_per_day, "sc": None,
-                       "sm": 0.0, "ep": 0, "q": 0, "cd": -math.inf, "n": 0})
+            st.update({"t": t, "L": y, "S": [0.0] * cfg.series_slots_per_day, "sc": None, "sm": 0.0,
+                       "day": int(t // 86400), "dmax": 0.0, "maxima": [], "ep": 0, "q": 0.0, "cd": None})
             return 0.0
         dt = max(t - st["t"], 1.0)
         st["t"] = t
-        st["n"] += 1
         slot = self._slot(t)
         season = st["S"][slot]
-        expected = st["L"] + season
-        resid = y - expected
+        resid = y - (st["L"] + season)
         scale = st["sc"]
-        warm = (t - st["t0"]) >= cfg.series_warmup_seconds and scale is not None
         z = resid / scale if scale else 0.0
-        # short EWMA of standardised residuals, rescaled to unit variance under the null
         a_sm = 1.0 - 0.5 ** (dt / cfg.series_smooth_halflife)
-        st["sm"] = (1 - a_sm) * st["sm"] + a_sm * max(min(z, 20.0), -5.0)
-        sm_sd = math.sqrt(a_sm / (2.0 - a_sm))
-        evidence = max(z, st["sm"] / sm_sd) if warm else 0.0
+        st["sm"] = (1 - a_sm) * st["sm"] + a_sm * max(min(z, cfg.series_z_clip), -5.0)
+        evidence = st["sm"] / math.sqrt(a_sm / (2.0 - a_sm))
         # learn (Huber-clipped innovations; the level first, then the slot's seasonal offset)
         c = cfg.huber_z * (scale if scale else max(abs(resid), 0.5))
         a_l = 1.0 - 0.5 ** (dt / cfg.series_level_halflife)
@@ -133,19 +139,27 @@ class SeriesDetector:
         a_sc = 1.0 - 0.5 ** (dt / cfg.series_scale_halflife)
         absr = min(abs(resid), c) * 1.2533
         st["sc"] = absr if scale is None else max((1 - a_sc) * scale + a_sc * absr, 0.05)
+        # daily maxima of the evidence -> reference level
+        day = int(t // 86400)
+        if day != st["day"]:
+            st["maxima"] = (st["maxima"] + [round(st["dmax"], 4)])[-cfg.series_ref_days:]
+            st["day"], st["dmax"] = day, 0.0
+        st["dmax"] = max(st["dmax"], evidence)
+        if not st["maxima"] or scale is None:
+            return 0.0
+        ref = max(statistics.median(st["maxima"]), 1.0)
+        ratio = evidence / ref
+        st["ratio"] = ratio
+        score = unit_score(ratio, cfg.series_fire_ratio)
         # episode logic
-        score = unit_score(evidence, cfg.fire_z)
         if st["ep"]:
-            if evidence < cfg.resolve_z:
-                st["q"] += dt
-            else:
-                st["q"] = 0
-            if st["q"] >= cfg.quiet_buckets * 3600.0:
+            st["q"] = st["q"] + dt if ratio < cfg.series_resolve_ratio else 0.0
+            if st["q"] >= cfg.series_quiet_seconds:
                 st["ep"] = 0
-                st["cd"] = t + cfg.cooldown_buckets * 3600.0
+                st["cd"] = t + cfg.series_cooldown_seconds
             return min(score, 0.49) * 0.5
-        if evidence >= cfg.fire_z and t > st["cd"]:
+        if ratio >= cfg.series_fire_ratio and (st["cd"] is None or t > st["cd"]):
             st["ep"] = 1
-            st["q"] = 0
+            st["q"] = 0.0
             return max(score, 0.5)
         return min(score, 0.4999)
