@@ -45,7 +45,7 @@ class DetectorConfig:
     series_slots_per_day: int = 24
     series_z_clip: float = 30.0                  # cap of one row's standardised residual in the evidence
     series_ref_days: int = 14                    # daily evidence maxima in the reference median
-    series_fire_ratio: float = 2.2               # evidence / reference that opens an episode (score 0.5)
+    series_fire_ratio: float = 2.0               # evidence / reference that opens an episode (score 0.5)
     series_resolve_ratio: float = 0.3            # below this the series is calm
     series_quiet_seconds: float = 3600.0         # calm this long resolves an episode
     series_cooldown_seconds: float = 12 * 3600.0  # no new episode this long after one resolved

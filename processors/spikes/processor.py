@@ -94,7 +94,7 @@ class SpikeProcessor:
             self.duplicate_events += 1
             return alerts
         if event.key != VOLUME_KEY:
-            alerts.extend(self._evaluate(event.key, event.dimensions, ks, meta, b))
+            alerts.extend(self._evaluate(event.key, ks, meta, b, event.published_at))
         self.states[event.key] = ks
         return alerts
 
@@ -311,7 +311,7 @@ class SpikeProcessor:
         co = [t for t, _ in sorted(tags.items(), key=lambda kv: (-kv[1], kv[0]))[: self.config.max_co_tags]]
         return arts[: self.config.max_articles], co
 
-    def _evaluate(self, key: str, dims: Dict[str, str], ks: Dict[str, Any], meta: Dict[str, Any], b: int) -> List[Alert]:
+    def _evaluate(self, key: str, ks: Dict[str, Any], meta: Dict[str, Any], b: int, now: str) -> List[Alert]:
         cfg = self.config
         if meta["F"] is None:
             return []
@@ -334,7 +334,7 @@ class SpikeProcessor:
             if key not in meta["open"]:
                 meta["open"].append(key)
                 self.states[META_KEY] = meta
-            return [self._alert(key, ks, "firing")]
+            return [self._alert(key, ks, "firing", now)]
         # Ongoing episode: extend, maybe escalate.
         ep["eb"] = max(int(ep["eb"]), b)
         if z >= cfg.resolve_z:
@@ -344,7 +344,7 @@ class SpikeProcessor:
             ep["z"], ep["obs"], ep["exp"] = round(z, 4), obs, round(exp, 4)
         if sev is not None and severity_rank(sev) > severity_rank(ep["sev"]):
             ep["sev"] = sev
-            return [self._alert(key, ks, "escalated")]
+            return [self._alert(key, ks, "escalated", now)]
         return []
 
     def _check_resolution(self, key: str, ks: Dict[str, Any], meta: Dict[str, Any], wb: int) -> Optional[Alert]:
@@ -368,7 +368,7 @@ class SpikeProcessor:
         self._prune(ks, wb)
         return None
 
-    def _alert(self, key: str, ks: Dict[str, Any], state: str) -> Alert:
+    def _alert(self, key: str, ks: Dict[str, Any], state: str, now: Optional[str] = None) -> Alert:
         ep = ks["ep"]
         lo = int(ep["sb"])
         hi = int(ep["last"]) if state == "resolved" else int(ep["eb"])
@@ -387,4 +387,4 @@ class SpikeProcessor:
                      state=state, observed=float(ep["obs"]), expected=round(float(ep["exp"]), 4),
                      score=round(float(ep["z"]), 3), severity=ep["sev"], top_articles=arts, co_tags=co,
                      kibana_url=discover_url(self.kibana_url, self.data_view, [a.id for a in arts], ws, we),
-                     created_at=_iso_epoch(((wb or hi) + 1) * self.bs) if state == "resolved" else _iso_epoch(hi * self.bs))
+                     created_at=iso(parse_time(now)) if now else _iso_epoch((wb if wb is not None else hi + 1) * self.bs))
