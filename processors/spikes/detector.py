@@ -9,9 +9,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Dict, List, Optional, Tuple
 
+from scipy.special import gammainc, ndtri
+
 logger = logging.getLogger(__name__)
 
 SEVERITIES = ("low", "medium", "high", "critical")
+Z_CAP = 37.0   # |ndtri| of the smallest normal double
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,21 @@ class DetectorConfig:
 def anscombe_z(observed: float, expected: float, dispersion: float = 1.0) -> float:
     """Standardised count residual on the Anscombe (variance-stabilised) scale, divided by sqrt(dispersion)."""
     return 2.0 * (math.sqrt(max(observed, 0.0) + 0.375) - math.sqrt(max(expected, 0.0) + 0.375)) / math.sqrt(max(dispersion, 1e-9))
+
+
+def poisson_z(observed: float, expected: float, dispersion: float = 1.0) -> float:
+    """Evidence of an excess count as a normal quantile: z with P(N(0,1) >= z) = P(X >= observed), X ~ quasi-Poisson
+    (mean `expected`, variance `dispersion` * mean). Exact tails for the small counts of sparse keys (where the
+    Anscombe residual understates significance); at or below the mean it returns the Anscombe residual."""
+    phi2 = max(dispersion, 1e-9)
+    k = max(observed, 0.0) / phi2
+    m = max(expected, 1e-9) / phi2
+    if k <= m:
+        return anscombe_z(observed, expected, dispersion)
+    p = float(gammainc(k, m))            # P(Poisson(m) >= k), continuous in k
+    if p <= 1e-300:
+        return Z_CAP
+    return min(Z_CAP, float(-ndtri(p)))
 
 
 def severity_of(z: float, config: DetectorConfig) -> Optional[str]:

@@ -8,7 +8,7 @@ import math
 from datetime import datetime, timezone
 from typing import Any, Dict, List, MutableMapping, Optional, Tuple
 
-from processors.spikes.detector import (DetectorConfig, anscombe_z, severity_of, severity_rank,
+from processors.spikes.detector import (DetectorConfig, anscombe_z, poisson_z, severity_of, severity_rank,
                                         unit_score)
 from processors.spikes.keys import VOLUME_KEY, dimensions_of
 from processors.spikes.kibana import discover_url
@@ -269,7 +269,7 @@ class SpikeProcessor:
         bk = ks["ob"].get(str(j))
         x = float(len(bk["s"])) if bk else 0.0
         all_j = self._all_count(meta, j) or 0.0
-        return anscombe_z(x, self._share(ks, meta) * all_j, self._dispersion(ks))
+        return poisson_z(x, self._share(ks, meta) * all_j, self._dispersion(ks))
 
     def _scan(self, ks: Dict[str, Any], meta: Dict[str, Any], end: int) -> Tuple[float, float, float, int, int, int]:
         """Best evidence over windows end-m+1..end: (z, observed, expected, start bucket, stories, outlets)."""
@@ -287,7 +287,7 @@ class SpikeProcessor:
                 outlets.update(bk["o"])
             all_j = self._all_count(meta, j)
             mu_sum += share * (all_j or 0.0)
-            z = anscombe_z(x_sum, mu_sum, phi2)
+            z = poisson_z(x_sum, mu_sum, phi2)
             if z > best[0]:
                 best = (z, x_sum, mu_sum, j, int(x_sum), len(outlets))
         return best

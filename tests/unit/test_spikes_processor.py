@@ -1,0 +1,167 @@
+"""Spike processor tests: consumes synthetic tagged streams, asserts alert behaviour (no I/O)."""
+from __future__ import annotations
+
+import json
+import sys
+from datetime import timedelta
+from pathlib import Path
+from typing import Dict, List, Sequence
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+from spikes_streams import T0, by_time, item, stream, surge  # noqa: E402
+
+from processors.spikes.keys import count_events  # noqa: E402
+from processors.spikes.processor import META_KEY, DetectorConfig, SpikeProcessor  # noqa: E402
+from streams.records import Alert, EnrichedItem, parse_time  # noqa: E402
+
+SURGE_KEY = "region:ru-ce|topic:protest"
+
+
+def run(items: Sequence[EnrichedItem], proc: SpikeProcessor, dup: bool = False) -> List[Alert]:
+    alerts: List[Alert] = []
+    for it in items:
+        for ev in count_events(it):
+            alerts.extend(proc.process(ev))
+            if dup:
+                alerts.extend(proc.process(ev))
+    return alerts
+
+
+def summary(alerts: Sequence[Alert]) -> List[tuple]:
+    return [(a.alert_id, a.key, a.state, a.severity, a.window_start, a.window_end, a.observed, a.expected, a.score,
+             [r.id for r in a.top_articles], a.co_tags, a.kibana_url, a.created_at) for a in alerts]
+
+
+@pytest.fixture(scope="module")
+def history() -> List[EnrichedItem]:
+    return by_time(stream(days=9, per_hour=20, seed=11))
+
+
+def test_daily_rhythm_does_not_alert(history: List[EnrichedItem]) -> None:
+    proc = SpikeProcessor({})
+    alerts = run(history, proc)
+    alerts += proc.tick(parse_time(history[-1].published_at) + timedelta(days=1))
+    assert alerts == []
+    assert proc.late_events == 0
+
+
+def test_tenfold_volume_growth_does_not_make_keys_alert() -> None:
+    items = by_time(stream(days=9, per_hour=12, seed=5, growth=(6, 10.0)))
+    proc = SpikeProcessor({})
+    alerts = run(items, proc)
+    assert len(items) > 8_000
+    assert [a.key for a in alerts] == []
+
+
+def test_clear_surge_fires_early_once_then_resolves(history: List[EnrichedItem]) -> None:
+    start = T0 + timedelta(days=9, hours=14)
+    quiet_after = by_time(stream(days=10, per_hour=20, seed=11))[len(history):]   # day 9 continues the rhythm
+    burst = surge(start + timedelta(minutes=2), n=25, minutes=40)
+    items = by_time(history + [i for i in quiet_after if parse_time(i.published_at) < start + timedelta(hours=10)] + burst)
+    proc = SpikeProcessor({})
+    alerts = run(items, proc)
+    alerts += proc.tick(start + timedelta(hours=12))
+    mine = [a for a in alerts if a.key == SURGE_KEY]
+    firing = [a for a in mine if a.state == "firing"]
+    assert len(firing) == 1, summary(mine)
+    fire = firing[0]
+    bucket_end = start.replace(minute=0) + timedelta(hours=1)
+    assert parse_time(fire.created_at) < bucket_end                   # early: before the bucket closes
+    assert parse_time(fire.created_at) < start + timedelta(minutes=20)
+    assert fire.observed > fire.expected * 3
+    assert fire.dimensions == {"region": "ru-ce", "topic": "protest"}
+    assert 1 <= len(fire.top_articles) <= 5
+    assert len({a.id for a in fire.top_articles}) == len(fire.top_articles)
+    assert all(a.id.startswith("it-1000") for a in fire.top_articles)
+    assert "id:(" in fire.kibana_url and fire.top_articles[0].id in fire.kibana_url
+    assert parse_time(fire.window_start) <= start < parse_time(fire.window_end)
+    assert {a.alert_id for a in mine} == {fire.alert_id}              # one surge = one episode
+    assert mine[-1].state == "resolved"
+    assert [a.state for a in mine].count("resolved") == 1
+    assert proc.open_episodes() == []
+
+
+def test_escalation_then_resolution(history: List[EnrichedItem]) -> None:
+    start = T0 + timedelta(days=9, hours=10)
+    burst = (surge(start, n=6, minutes=50, first_id=20_000_000)
+             + surge(start + timedelta(hours=1), n=30, minutes=50, first_id=21_000_000)
+             + surge(start + timedelta(hours=2), n=80, minutes=50, first_id=22_000_000))
+    proc = SpikeProcessor({})
+    alerts = run(by_time(history + burst), proc)
+    alerts += proc.tick(start + timedelta(hours=12))
+    mine = [a for a in alerts if a.key == SURGE_KEY]
+    states = [a.state for a in mine]
+    assert states[0] == "firing" and "escalated" in states and states[-1] == "resolved", summary(mine)
+    order = ["low", "medium", "high", "critical"]
+    sev = [order.index(a.severity) for a in mine if a.state != "resolved"]
+    assert sev == sorted(sev) and sev[-1] > sev[0]
+    assert len({a.alert_id for a in mine}) == 1
+    resolved = mine[-1]
+    assert parse_time(resolved.window_end) >= start + timedelta(hours=3)
+
+
+def test_duplicate_events_change_nothing(history: List[EnrichedItem]) -> None:
+    start = T0 + timedelta(days=9, hours=14)
+    items = by_time(history + surge(start, n=25, minutes=40))
+    once = run(items, SpikeProcessor({}))
+    st: Dict[str, dict] = {}
+    proc = SpikeProcessor(st)
+    twice = run(items, proc, dup=True)
+    assert summary(once) == summary(twice)
+    assert proc.duplicate_events == proc.events // 2
+    # a syndicated copy (same story id, another item id) does not count either
+    copy = item(10_000_000, start, "topic:protest", "region:ru-ce")
+    copy.id = "copy-of-it"
+    assert run([copy], proc) == []
+
+
+def test_late_events_are_ignored_and_counted(history: List[EnrichedItem]) -> None:
+    st: Dict[str, dict] = {}
+    proc = SpikeProcessor(st, allowed_lateness_seconds=6 * 3600)
+    run(history, proc)
+    before = json.dumps(st, sort_keys=True)
+    last = parse_time(history[-1].published_at)
+    late = item(99, last - timedelta(hours=9), "topic:protest", "region:ru-ce")
+    assert run([late], proc) == []
+    assert proc.late_events == len(count_events(late))
+    after = json.loads(json.dumps(st, sort_keys=True))
+    after[META_KEY]["late"] = json.loads(before)[META_KEY]["late"]
+    assert json.dumps(after, sort_keys=True) == before                # counts untouched
+    # within lateness: counted
+    ok = item(100, last - timedelta(hours=3), "topic:protest", "region:ru-ce")
+    run([ok], proc)
+    assert proc.late_events == len(count_events(late))
+
+
+def test_state_round_trip_mid_stream_gives_identical_alerts(history: List[EnrichedItem]) -> None:
+    start = T0 + timedelta(days=9, hours=14)
+    items = by_time(history + surge(start, n=25, minutes=40)
+                    + surge(start + timedelta(hours=1), n=60, minutes=50, first_id=30_000_000))
+    end = start + timedelta(hours=12)
+    ref_proc = SpikeProcessor({})
+    reference = run(items, ref_proc) + ref_proc.tick(end)
+    assert any(a.state == "firing" for a in reference)
+    cut = next(i for i, it in enumerate(items) if parse_time(it.published_at) >= start + timedelta(minutes=15))
+    st: Dict[str, dict] = {}
+    first = SpikeProcessor(st)
+    got = run(items[:cut], first)
+    restored = json.loads(json.dumps(st))
+    second = SpikeProcessor(restored)
+    got += run(items[cut:], second) + second.tick(end)
+    assert summary(got) == summary(reference)
+
+
+def test_quiet_without_history() -> None:
+    items = by_time(surge(T0, n=40, minutes=30))
+    assert run(items, SpikeProcessor({})) == []
+
+
+def test_states_hold_only_json_values(history: List[EnrichedItem]) -> None:
+    st: Dict[str, dict] = {}
+    run(history[:3000], SpikeProcessor(st, config=DetectorConfig()))
+    assert META_KEY in st
+    for k, v in st.items():
+        assert isinstance(v, dict)
+        assert json.loads(json.dumps(v)) == v
