@@ -22,8 +22,8 @@ class DetectorConfig:
     """Detector knobs shared by the streaming processor and the series detector (defaults = the product)."""
 
     # --- evidence and lifecycle (shared) ---
-    fire_z: float = 4.5                  # standardised evidence that opens an episode (score 0.5)
-    severity_z: Tuple[float, float, float, float] = (4.5, 7.0, 10.0, 14.0)  # low / medium / high / critical
+    fire_z: float = 5.0                  # standardised evidence that opens an episode (score 0.5)
+    severity_z: Tuple[float, float, float, float] = (5.0, 7.5, 10.5, 14.0)  # low / medium / high / critical
     resolve_z: float = 1.5               # a bucket below this is "quiet"
     quiet_buckets: int = 2               # consecutive quiet complete buckets that resolve an episode
     cooldown_buckets: int = 2            # after resolution, no new episode for this many buckets

@@ -63,7 +63,7 @@ class SpikeProcessor:
     def _meta(self) -> Dict[str, Any]:
         meta = self.states.get(META_KEY)
         if meta is None:
-            meta = {"v": STATE_VERSION, "wb": None, "F": None, "A": 0.0, "hist": {}, "open": [], "late": 0}
+            meta = {"v": STATE_VERSION, "wb": None, "F": None, "A": 0.0, "W": 0.0, "hist": {}, "open": [], "late": 0}
         return meta
 
     @staticmethod
@@ -216,13 +216,17 @@ class SpikeProcessor:
                     continue
                 n = float(len(allst["ob"][sb]["s"]))
                 A = float(meta["A"])
+                Wt = float(meta.get("W", 0.0))
                 if F is not None:
                     A *= self.decay ** (j - F)
+                    Wt *= self.decay ** (j - F)
                 meta["A"] = round(A + n, 6)
+                meta["W"] = round(Wt + 1.0, 6)
                 meta["F"] = F = j
                 meta["hist"][sb] = int(n)
             if F is not None and F < final_upto and meta["A"] > 0:
                 meta["A"] = round(float(meta["A"]) * self.decay ** (final_upto - F), 6)
+                meta["W"] = round(float(meta.get("W", 0.0)) * self.decay ** (final_upto - F), 6)
                 meta["F"] = final_upto
             hist_lo = new_wb - HIST_BUCKETS
             meta["hist"] = {k: v for k, v in meta["hist"].items() if int(k) >= hist_lo}
@@ -265,13 +269,21 @@ class SpikeProcessor:
         return changed
 
     # ------------------------------------------------------------------ evidence
+    def _expected(self, share: float, meta: Dict[str, Any], j: int, x: float, elapsed: float) -> float:
+        """Expected count of a key in bucket j given the *other* items of that bucket (a key's own surge does not
+        inflate its expectation), floored by the average overall volume for the elapsed part of the bucket."""
+        all_j = self._all_count(meta, j) or 0.0
+        avg = float(meta["A"]) / max(float(meta.get("W", 0.0)), 1.0)   # mean overall volume per bucket
+        others = max(all_j - x, avg * min(max(elapsed, 1.0 / 12.0), 1.0))
+        s = min(share, 0.95)
+        return s / (1.0 - s) * others
+
     def _bucket_z(self, ks: Dict[str, Any], meta: Dict[str, Any], j: int) -> float:
         bk = ks["ob"].get(str(j))
         x = float(len(bk["s"])) if bk else 0.0
-        all_j = self._all_count(meta, j) or 0.0
-        return poisson_z(x, self._share(ks, meta) * all_j, self._dispersion(ks))
+        return poisson_z(x, self._expected(self._share(ks, meta), meta, j, x, 1.0), self._dispersion(ks))
 
-    def _scan(self, ks: Dict[str, Any], meta: Dict[str, Any], end: int) -> Tuple[float, float, float, int, int, int]:
+    def _scan(self, ks: Dict[str, Any], meta: Dict[str, Any], end: int, now: float) -> Tuple[float, float, float, int, int, int]:
         """Best evidence over windows end-m+1..end: (z, observed, expected, start bucket, stories, outlets)."""
         share = self._share(ks, meta)
         phi2 = self._dispersion(ks)
@@ -282,11 +294,11 @@ class SpikeProcessor:
         for m in range(self.config.scan_buckets):
             j = end - m
             bk = ks["ob"].get(str(j))
+            x_j = float(len(bk["s"])) if bk is not None else 0.0
             if bk is not None:
-                x_sum += len(bk["s"])
+                x_sum += x_j
                 outlets.update(bk["o"])
-            all_j = self._all_count(meta, j)
-            mu_sum += share * (all_j or 0.0)
+            mu_sum += self._expected(share, meta, j, x_j, (now - j * self.bs) / self.bs)
             z = poisson_z(x_sum, mu_sum, phi2)
             if z > best[0]:
                 best = (z, x_sum, mu_sum, j, int(x_sum), len(outlets))
@@ -319,7 +331,7 @@ class SpikeProcessor:
         self._prune(ks, meta["wb"])
         if b - int(ks["f"]) < cfg.min_history_buckets:
             return []
-        z, obs, exp, start, stories, outlets = self._scan(ks, meta, b)
+        z, obs, exp, start, stories, outlets = self._scan(ks, meta, b, _epoch(now))
         ep = ks.get("ep")
         if ep is None:
             if ks.get("cd") is not None and b <= int(ks["cd"]):

@@ -1,0 +1,78 @@
+"""Series detector and evidence tests: consumes synthetic count series, asserts scores (no I/O)."""
+from __future__ import annotations
+
+import json
+import math
+import random
+from datetime import datetime, timedelta, timezone
+from typing import List, Tuple
+
+from processors.spikes.detector import (DetectorConfig, SeriesDetector, anscombe_z, poisson_z, severity_of,
+                                        unit_score)
+
+T0 = datetime(2015, 3, 2, tzinfo=timezone.utc)
+
+
+def series(days: int, base: float = 40.0, seed: int = 3, spike: Tuple[int, float] | None = None) -> List[Tuple[str, float]]:
+    """5-minute Poisson counts with a daily rhythm; spike=(row, factor) multiplies one hour from that row."""
+    rng = random.Random(seed)
+    out = []
+    for i in range(days * 288):
+        t = T0 + timedelta(minutes=5 * i)
+        lam = base * (1 + 0.7 * math.sin(2 * math.pi * (t.hour + t.minute / 60 - 8) / 24))
+        if spike and spike[0] <= i < spike[0] + 12:
+            lam *= spike[1]
+        out.append((t.strftime("%Y-%m-%d %H:%M:%S"), float(_poisson(rng, lam))))
+    return out
+
+
+def _poisson(rng: random.Random, lam: float) -> int:
+    return max(0, int(round(rng.gauss(lam, math.sqrt(lam)))))
+
+
+def test_unit_score_is_calibrated_at_the_alert_threshold() -> None:
+    assert unit_score(4.5, 4.5) == 0.5
+    vals = [unit_score(z, 4.5) for z in (-1, 0, 1, 4, 4.5, 5, 10, 100)]
+    assert vals == sorted(vals) and vals[0] == 0.0 and vals[-1] < 1.0
+
+
+def test_poisson_evidence() -> None:
+    assert poisson_z(3, 0.005) > 4.5                     # 3 stories where 0.005 are expected: strong
+    assert poisson_z(3, 2.0) < 2.0                       # 3 where 2 expected: nothing
+    assert poisson_z(1, 2.0) <= 0 and poisson_z(2, 2.0) == anscombe_z(2, 2.0)
+    zs = [poisson_z(x, 4.0, 1.5) for x in range(0, 40)]
+    assert zs == sorted(zs)
+    assert poisson_z(30, 4.0, 3.0) < poisson_z(30, 4.0, 1.0)   # overdispersion weakens evidence
+    cfg = DetectorConfig()
+    assert severity_of(cfg.fire_z - 0.1, cfg) is None and severity_of(cfg.fire_z, cfg) == "low"
+    assert severity_of(100, cfg) == "critical"
+
+
+def test_daily_rhythm_alone_never_scores_an_alert() -> None:
+    det = SeriesDetector()
+    scores = [det.update(t, v) for t, v in series(12)]
+    assert all(0.0 <= s <= 1.0 for s in scores)
+    assert max(scores) < 0.5
+
+
+def test_spike_alerts_once_at_its_start() -> None:
+    spike_row = 10 * 288 + 150
+    rows = series(12, spike=(spike_row, 6.0))
+    det = SeriesDetector()
+    scores = [det.update(t, v) for t, v in rows]
+    hits = [i for i, s in enumerate(scores) if s >= 0.5]
+    assert len(hits) == 1
+    assert spike_row <= hits[0] <= spike_row + 2                 # within 10 minutes of its start
+    assert max(scores[hits[0] + 1:hits[0] + 12]) < 0.5            # inside the episode: below threshold
+
+
+def test_streaming_and_state_round_trip() -> None:
+    rows = series(9, spike=(8 * 288, 5.0))
+    full = SeriesDetector()
+    ref = [full.update(t, v) for t, v in rows]
+    a = SeriesDetector()
+    got = [a.update(t, v) for t, v in rows[:2000]]
+    assert got == ref[:2000]                                       # score at t uses rows <= t only
+    b = SeriesDetector(state=json.loads(json.dumps(a.state)))
+    got += [b.update(t, v) for t, v in rows[2000:]]
+    assert got == ref
