@@ -47,7 +47,7 @@ class DetectorConfig:
     series_smooth_halflife: float = 900.0        # seconds; short EWMA of residuals (evidence)
     series_slots_per_day: int = 24
     series_z_clip: float = 30.0                  # cap of one row's standardised residual in the evidence
-    series_ref_days: int = 14                    # daily evidence maxima in the reference median
+    series_ref_days: int = 10                    # daily evidence maxima in the reference median
     series_fire_ratio: float = 2.0               # evidence / reference that opens an episode (score 0.5)
     series_resolve_ratio: float = 0.3            # below this the series is calm
     series_quiet_seconds: float = 3600.0         # calm this long resolves an episode
@@ -124,6 +124,7 @@ class SeriesDetector:
     def __init__(self, config: DetectorConfig = DetectorConfig(), state: Optional[Dict[str, Any]] = None) -> None:
         self.config = config
         self.state: Dict[str, Any] = state if state is not None else {}
+        self.last_z = 0.0   # standardised residual of the last row (diagnostics)
 
     def _slot(self, t: float) -> int:
         n = self.config.series_slots_per_day
@@ -148,6 +149,7 @@ class SeriesDetector:
         a_sm = 1.0 - 0.5 ** (dt / cfg.series_smooth_halflife)
         st["sm"] = (1 - a_sm) * st["sm"] + a_sm * max(min(z, cfg.series_z_clip), -5.0)
         evidence = st["sm"] / math.sqrt(a_sm / (2.0 - a_sm))
+        self.last_z = z
         # learn (Huber-clipped innovations; the level first, then the slot's seasonal offset)
         c = cfg.huber_z * (scale if scale else max(abs(resid), 0.5))
         a_l = 1.0 - 0.5 ** (dt / cfg.series_level_halflife)

@@ -1,0 +1,23 @@
+"""NAB evaluation of the series detector: consumes ../shared/nab, asserts the standard score at threshold 0.5."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from processors.spikes.evaluate import nab_eval, nab_summary
+
+SHARED = Path(__file__).resolve().parents[2].parent / "shared"
+FLOOR = 85.0
+
+
+@pytest.mark.eval
+@pytest.mark.skipif(not (SHARED / "nab" / "windows.json").exists(), reason="../shared/nab not present")
+def test_nab_realtweets_standard_at_fixed_threshold(tmp_path: Path) -> None:
+    result = nab_eval(SHARED, tmp_path, echo=False)
+    scores = nab_summary(result)
+    fixed, swept = scores["fixed"], scores["swept"]
+    assert set(fixed) == {"standard", "reward_low_FP_rate", "reward_low_FN_rate"}
+    # calibration: the fixed 0.5 threshold is close to the best swept one
+    assert swept["standard"] - fixed["standard"] < 5.0
+    assert fixed["standard"] >= FLOOR, f"NAB standard at 0.5 = {fixed['standard']:.2f} < {FLOOR} (swept {swept})"
