@@ -34,7 +34,7 @@ from streams.records import NewsItem
 
 log = logging.getLogger(__name__)
 
-COUNTRY_KINDS = ("country", "historical_country", "constituent_country", "special_administrative_region")
+COUNTRY_KINDS = ("country", "historical_country", "constituent_country")
 FLOORS = {"reuters_f1": 0.92, "nerel_country_p": 0.90, "nerel_country_r": 0.90,
           "nerel_subject_p": 0.90, "nerel_subject_r": 0.90, "throughput_ratio": 0.30}
 
@@ -291,7 +291,7 @@ def run_all(shared: Path, limit: Optional[int] = None, throughput: bool = True, 
     tagger.max_evidence = 10_000     # score every span, not the capped list the product ships
     report: Dict[str, Any] = {"taxonomy_version": tagger.taxonomy_version, "load_seconds": round(time.perf_counter() - t0, 1)}
     report["reuters"] = eval_reuters(tagger, shared, limit, errors)
-    nerel_limit = None if limit is None else max(40, limit // 10)
+    nerel_limit = None   # 187 documents: always the whole dev+test
     report["nerel"] = eval_nerel(tagger, shared, nerel_limit, errors)
     geo_limit = None if limit is None else max(50, limit // 10)
     report["geoparsing"] = eval_geoparsing(tagger, shared, geo_limit)

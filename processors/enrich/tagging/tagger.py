@@ -61,11 +61,11 @@ LANGUAGE_LEMMAS_RU = {"язык", "язычный"}
 _DATELINE = re.compile(r"^\s*(?P<city>[A-Z][A-Z .'’&-]{1,40}?)\s*,\s*(?:(?P<region>[A-Za-z][A-Za-z. ]{1,24}?)\s*,\s*)?"
                        r"(?P<date>(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.?\s+\d{1,2})\s*-")
 F_TITLE = 2.0
-F_LEAD = 1.5
-F_DATELINE = 2.0
-LEAD_CHARS = 300
-ABOUT_MIN = 2.0
-ABOUT_REL = 0.3
+F_LEAD = 2.0
+F_DATELINE = 3.0
+LEAD_CHARS = 150
+ABOUT_MIN = 3.0
+ABOUT_REL = 0.2
 BASE_CONF = {"name": 0.85, "abbr": 0.85, "city": 0.75, "demonym": 0.6, "institution": 0.65, "currency": 0.4}
 
 
@@ -148,7 +148,7 @@ class _Lemmatizer:
             parses = self.morph.parse(word)
             chosen = parses[0]
             geox = "Geox" in chosen.tag
-            if word[:1].isupper() and not geox and chosen.tag.POS == "NOUN":
+            if word[:1].isupper() and not geox and (chosen.tag.POS == "NOUN" or "Apro" in chosen.tag):
                 # "Газа" reads first as газ (gas); a capitalised noun prefers its place-name reading
                 for p in parses:
                     if "Geox" in p.tag:
@@ -227,7 +227,8 @@ class Tagger:
                     groups.setdefault(("ru_exact", " ".join(t.lower_ for t in self.nlp_ru.make_doc(a.text))), []).append(a)
             elif lang == "ru":
                 toks = [t.text for t in self.nlp_ru.make_doc(a.text)]
-                if len(toks) == 1 and self.lemmatizer.morph.parse(toks[0])[0].tag.POS in function_pos:
+                top = self.lemmatizer.morph.parse(toks[0])[0].tag if len(toks) == 1 else None
+                if top is not None and (top.POS in function_pos or "Apro" in top):
                     # "Того" (Togo) lemmatises to тот: match such names by their exact form only
                     lang, key = "ru_exact", a.text.lower()
                 else:
@@ -459,19 +460,24 @@ class Tagger:
         # context: countries and ancestors of unambiguous, confident mentions
         ctx_countries: Dict[str, int] = {}
         ctx_ids: Set[str] = set()
-        for m in ms:
-            if m.status == "rejected" or len(m.entry_ids) != 1:
-                continue
-            e = self.gazetteer.entries[m.entry_ids[0]]
-            if e.ambiguous or e.needs_support:
-                continue
+
+        def add_ctx(e: RegionEntry) -> None:
             cc = (e.country_code or "").lower()
             if cc:
                 ctx_countries[cc] = ctx_countries.get(cc, 0) + 1
             ctx_ids.add(e.id)
-            ctx_ids.update(e.ancestors)
-        docs = {f.name: f.doc for f in fields}
+            ctx_ids.update(self.gazetteer.chain(e.id))
+
         for m in ms:
+            if m.status == "accepted" and m.chosen:
+                add_ctx(self.gazetteer.entries[m.chosen])
+            elif m.status != "rejected" and len(m.entry_ids) == 1:
+                e = self.gazetteer.entries[m.entry_ids[0]]
+                if not (e.ambiguous or e.needs_support):
+                    add_ctx(e)
+        docs = {f.name: f.doc for f in fields}
+        # single-reading mentions first, so that what they settle is context for the ambiguous ones
+        for m in sorted(ms, key=lambda m: len(m.entry_ids) > 1):
             if m.status in ("rejected", "accepted"):
                 continue
             cands = [self.gazetteer.entries[e] for e in m.entry_ids]
@@ -532,6 +538,8 @@ class Tagger:
             m.ner = label
             if label in ("GPE", "LOC", "NORP", "FAC"):
                 m.chosen, m.status = best.id, "accepted"
+                if len(cands) == 1:
+                    add_ctx(best)
                 m.reason = f"NER agrees ({label})" + (", context picked the reading" if len(cands) > 1 else "")
                 m.resolved_by_context = len(cands) > 1 and best_support > 0
             elif best_support > 0 and label is None and best.ambiguous:
@@ -563,7 +571,7 @@ class Tagger:
             for m in mm:
                 w = W_ALIAS.get(m.alias.atype, 1.0)
                 if m.field == "title":
-                    w *= F_TITLE
+                    w = F_TITLE          # in the title even an adjective ("SAUDI RIYAL ...") names the topic
                 elif m.dateline:
                     w *= F_DATELINE
                 elif m.start < LEAD_CHARS:

@@ -1,0 +1,187 @@
+"""Tagger behaviour on hand-written fixtures: the founding example (EN + RU), traps, inflections, schema."""
+from __future__ import annotations
+
+from typing import List
+
+import pytest
+
+from processors.enrich.tagging import TagResult, Tagger
+from streams.records import NewsItem
+
+
+@pytest.fixture(scope="module")
+def tagger() -> Tagger:
+    return Tagger.load()
+
+
+def item(title: str, text: str, language: str | None = None) -> NewsItem:
+    return NewsItem(title=title, text=text, published_at="2023-11-08T10:00:00Z", id="t1", language=language)
+
+
+def ids(tags) -> List[str]:
+    return [t.id for t in tags]
+
+
+FOUNDING_EN = item(
+    "Russia's Muslims rally for Gaza as Chechnya sends aid",
+    "GROZNY, Nov 8 - Thousands of Muslims in Chechnya and across Russia rallied on Wednesday in solidarity with "
+    "Palestinians in the Gaza Strip, as Israel pressed its military offensive in Gaza after the Hamas attack on "
+    "Israel. The Chechen leader said the republic would send humanitarian aid and collect donations for civilians "
+    "in Gaza. Chechens gathered outside the central mosque. Jewish community leaders in Moscow urged calm and "
+    "asked the authorities to protect synagogues, while muftis appealed to believers to keep the protests "
+    "peaceful. Israel's embassy in Moscow said the war would go on.",
+)
+
+FOUNDING_RU = item(
+    "Мусульмане России вышли на митинги в поддержку Газы, Чечня отправит гуманитарную помощь",
+    "Тысячи мусульман в Чечне и других регионах России в среду вышли на митинги солидарности с палестинцами "
+    "сектора Газа, пока Израиль продолжает военную операцию в секторе Газа после нападения ХАМАС на Израиль. "
+    "Глава Чечни заявил, что республика направит гуманитарную помощь мирным жителям Газы и организует сбор "
+    "пожертвований. Чеченцы собрались у центральной мечети Грозного. Лидеры еврейской общины Москвы призвали "
+    "к спокойствию и попросили защитить синагоги, а муфтии призвали верующих к мирным акциям. "
+    "Посольство Израиля в Москве заявило, что война продолжится.",
+)
+
+
+@pytest.mark.parametrize("it", [FOUNDING_EN, FOUNDING_RU], ids=["en", "ru"])
+def test_founding_example(tagger: Tagger, it: NewsItem) -> None:
+    res = tagger.tag_batch([it])[0]
+    assert isinstance(res, TagResult)
+    regions = ids(res.regions)
+    for rid in ("region:ru", "region:ru-ce", "region:ps-gaza", "region:il"):
+        assert rid in regions, (rid, regions, ids(res.mentioned_regions))
+    chechnya = next(t for t in res.regions if t.id == "region:ru-ce")
+    assert chechnya.ancestors[:3] == ["region:north-caucasus-fd", "region:north-caucasus", "region:ru"]
+    assert chechnya.iso_3166_2 == "RU-CE" and chechnya.country_code == "RU"
+    assert chechnya.names["en"] == "Chechnya" and chechnya.names["ru"] == "Чечня"
+    assert 0.0 < chechnya.confidence <= 1.0 and chechnya.evidence
+    communities = ids(res.communities)
+    for cid in ("community:muslims", "community:palestinians", "community:jews", "community:chechens"):
+        assert cid in communities, (cid, communities)
+    topics = ids(res.topics)
+    for tid in ("topic:humanitarian-aid", "topic:protest", "topic:armed-conflict"):
+        assert tid in topics, (tid, topics)
+    assert res.taxonomy_version == tagger.taxonomy_version
+    assert res.language == ("en" if it is FOUNDING_EN else "ru")
+
+
+def test_evidence_offsets_point_into_their_field(tagger: Tagger) -> None:
+    res = tagger.tag_batch([FOUNDING_EN])[0]
+    for tag in res.regions + res.mentioned_regions + res.communities + res.topics:
+        for ev in tag.evidence:
+            src = FOUNDING_EN.title if ev.field == "title" else FOUNDING_EN.text
+            assert ev.field in ("title", "text")
+            assert src[ev.start:ev.end] == ev.text, (tag.id, ev)
+
+
+def test_grozny_counts_for_chechnya_north_caucasus_and_russia(tagger: Tagger) -> None:
+    res = tagger.tag_text("Rally in Grozny", "Thousands rallied in Grozny, Chechnya's capital, on Friday.", "en")
+    grozny = next(t for t in res.regions + res.mentioned_regions if t.id == "region:gn-558418")
+    assert grozny.kind == "city" and grozny.geonames_id == 558418 and grozny.geo
+    assert grozny.ancestors[0] == "region:ru-ce"
+    assert {"region:north-caucasus-fd", "region:north-caucasus", "region:ru"} <= set(grozny.ancestors)
+
+
+@pytest.mark.parametrize("form", ["Чечни", "Чечне", "Чечню", "Чечнёй", "Чечня"])
+def test_russian_inflections_of_chechnya(tagger: Tagger, form: str) -> None:
+    res = tagger.tag_text("", f"Новости: события в {form} обсуждали в среду.", "ru")
+    assert "region:ru-ce" in ids(res.regions + res.mentioned_regions), form
+
+
+@pytest.mark.parametrize("form", ["мусульмане", "мусульманам", "мусульман", "мусульманами"])
+def test_russian_inflections_of_muslims(tagger: Tagger, form: str) -> None:
+    res = tagger.tag_text("", f"Обращение к {form} зачитали в мечети.", "ru")
+    assert "community:muslims" in ids(res.communities), form
+
+
+def test_russian_region_forms(tagger: Tagger) -> None:
+    res = tagger.tag_text("", "В Дагестане, Татарстане и Башкортостане, а также в Московской области и Кабардино-Балкарии "
+                              "прошли акции.", "ru")
+    got = set(ids(res.regions + res.mentioned_regions))
+    assert {"region:ru-da", "region:ru-ta", "region:ru-ba", "region:ru-mos", "region:ru-kb"} <= got
+
+
+def test_trap_ivan_grozny_is_a_person(tagger: Tagger) -> None:
+    res = tagger.tag_text("", "Фильм об Иване Грозном вышел в прокат. Иван Грозный правил в XVI веке.", "ru")
+    assert "region:gn-558418" not in ids(res.regions + res.mentioned_regions)
+
+
+def test_trap_kazan_cathedral_in_moscow(tagger: Tagger) -> None:
+    res = tagger.tag_text("", "A service was held at Kazan Cathedral on Red Square in Moscow.", "en")
+    got = ids(res.regions + res.mentioned_regions)
+    assert "region:gn-551487" not in got      # Kazan (city)
+    assert "region:gn-524901" in got          # Moscow
+
+
+def test_kazan_city_still_found(tagger: Tagger) -> None:
+    res = tagger.tag_text("", "Protesters gathered in Kazan, the capital of Tatarstan.", "en")
+    assert "region:gn-551487" in ids(res.regions + res.mentioned_regions)
+
+
+def test_trap_jordan_person_vs_country(tagger: Tagger) -> None:
+    person = tagger.tag_text("", "Michael Jordan scored 40 points as the Bulls won in Chicago.", "en")
+    assert "region:jo" not in ids(person.regions + person.mentioned_regions)
+    country = tagger.tag_text("", "King Abdullah of Jordan met Egyptian officials in Amman to discuss refugees.", "en")
+    assert "region:jo" in ids(country.regions + country.mentioned_regions)
+
+
+def test_trap_georgia_country_vs_us_state(tagger: Tagger) -> None:
+    us = tagger.tag_text("", "Voters in Atlanta, Georgia, lined up early as Georgia counted ballots.", "en")
+    got = ids(us.regions + us.mentioned_regions)
+    assert "region:us-ga" in got and "region:ge" not in got
+    country = tagger.tag_text("", "Georgia accused Russia of provocations near South Ossetia; Tbilisi protested.", "en")
+    got = ids(country.regions + country.mentioned_regions)
+    assert "region:ge" in got and "region:us-ga" not in got
+
+
+def test_trap_turkey_the_bird(tagger: Tagger) -> None:
+    res = tagger.tag_text("", "Families roasted a turkey for Thanksgiving dinner.", "en")
+    assert "region:tr" not in ids(res.regions + res.mentioned_regions)
+    res = tagger.tag_text("", "Turkey's president spoke in Ankara about the war.", "en")
+    assert "region:tr" in ids(res.regions + res.mentioned_regions)
+
+
+def test_item_language_wins(tagger: Tagger) -> None:
+    res = tagger.tag_batch([item("Hello", "Plain English text about Russia.", language="de")])[0]
+    assert res.language == "de"
+
+
+def test_about_vs_mentioned(tagger: Tagger) -> None:
+    res = tagger.tag_text("Japan raises rates",
+                          "TOKYO, March 3 - Japan's central bank raised rates. Analysts in Japan expected the move, "
+                          "and Japanese exporters worried. Some investors compared it with Brazil.", "en")
+    assert "region:jp" in ids(res.regions)
+    assert "region:br" in ids(res.mentioned_regions)
+
+
+def test_explain_lists_candidates_with_reasons(tagger: Tagger) -> None:
+    rows = tagger.explain("Michael Jordan visited Kazan Cathedral and then Chechnya.", language="en")
+    by_text = {r["text"]: r for r in rows if r["dimension"] == "region"}
+    assert by_text["Jordan"]["decision"] == "rejected" and "person" in by_text["Jordan"]["why"]
+    assert by_text["Kazan"]["decision"] == "rejected" and "building" in by_text["Kazan"]["why"]
+    assert by_text["Chechnya"]["id"] == "region:ru-ce" and by_text["Chechnya"]["decision"] in ("about", "mentioned")
+
+
+def test_other_language_by_gazetteer(tagger: Tagger) -> None:
+    res = tagger.tag_text("", "Des milliers de manifestants à Paris ont soutenu Gaza et Israël.", "fr")
+    assert res.language == "fr"
+    assert "region:ps-gaza" in ids(res.regions + res.mentioned_regions)
+
+
+def test_taxonomy_dir_override(tmp_path, tagger: Tagger) -> None:
+    import shutil
+    from processors.enrich.taxonomy import TAXONOMY_DIR
+    d = tmp_path / "tax"
+    shutil.copytree(TAXONOMY_DIR, d)
+    (d / "manifest.yaml").write_text((d / "manifest.yaml").read_text().replace('version: "', 'version: "custom-'))
+    with open(d / "topics.yaml", "a", encoding="utf-8") as fh:
+        fh.write("\nbeekeeping:\n  en: Beekeeping\n  ru: Пчеловодство\n  patterns_en: ['beekeep\\w*', 'honey bees?']\n"
+                 "  patterns_ru: [пчеловод, пчеловодство]\n")
+    t2 = Tagger(tagger.nlp_en, __import__("processors.enrich.tagging.gazetteer", fromlist=["Taxonomy"]).Taxonomy.load(d),
+                detector=tagger.detector)
+    res = t2.tag_text("", "Beekeeping cooperatives in Bashkortostan sold record honey.", "en")
+    assert res.taxonomy_version.startswith("custom-")
+    assert "topic:beekeeping" in ids(res.topics)
+    res = t2.tag_text("", "Пчеловоды Башкирии собрали рекордный урожай.", "ru")
+    assert "topic:beekeeping" in ids(res.topics)
+    assert "region:ru-ba" in ids(res.regions + res.mentioned_regions)
