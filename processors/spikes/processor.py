@@ -8,8 +8,7 @@ import math
 from datetime import datetime, timezone
 from typing import Any, Dict, List, MutableMapping, Optional, Tuple
 
-from processors.spikes.detector import (DetectorConfig, anscombe_z, poisson_z, severity_of, severity_rank,
-                                        unit_score)
+from processors.spikes.detector import (DetectorConfig, anscombe_z, poisson_z, severity_of, severity_rank)
 from processors.spikes.keys import VOLUME_KEY, dimensions_of
 from processors.spikes.kibana import discover_url
 from streams.records import Alert, ArticleRef, CountEvent, iso, parse_time
