@@ -123,7 +123,7 @@ class SpikeProcessor:
             changed = True
             if len(bucket["a"]) < self.config.max_articles:
                 a = event.article
-                bucket["a"].append([a.id, a.title, a.url, a.source, a.published_at or event.published_at])
+                bucket["a"].append([a.id, a.title, a.url, a.source, a.published_at or event.published_at, sid])
             tags = bucket["t"]
             for t in event.co_tags[:20]:
                 tags[t] = tags.get(t, 0) + 1
@@ -312,9 +312,10 @@ class SpikeProcessor:
             if not bk:
                 continue
             for a in bk["a"]:
-                if a[0] in seen:
+                story = a[5] if len(a) > 5 else a[0]
+                if story in seen:
                     continue
-                seen.add(a[0])
+                seen.add(story)
                 arts.append(ArticleRef(id=a[0], title=a[1], url=a[2], source=a[3], published_at=a[4]))
             for t, n in bk["t"].items():
                 tags[t] = tags.get(t, 0) + n
