@@ -379,6 +379,7 @@ class Gazetteer:
                         continue
                     if low in supported:
                         e.needs_support = True
+                        e.ambiguous = True     # worth asking statistical NER
                 self._alias(n, "en", e.id, "city")
                 added = True
             for n in ru_names:

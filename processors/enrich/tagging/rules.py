@@ -37,6 +37,23 @@ def _compile(patterns: List[str], where: str) -> Optional[re.Pattern[str]]:
     return re.compile(r"(?<![\w-])(?:" + "|".join(good) + r")(?![\w])", re.IGNORECASE)
 
 
+def combined_regex(rules: List[RuleSet]) -> Optional[re.Pattern[str]]:
+    """One alternation over every rule's patterns with a named group per rule (and per institution
+    list), so a text is scanned once per dimension instead of once per rule."""
+    parts = []
+    for i, rs in enumerate(rules):
+        for j, rx in enumerate((rs.en, rs.en_institution)):
+            if rx is None:
+                continue
+            inner = rx.pattern[len(r"(?<![\w-])(?:"):-len(r")(?![\w])")]
+            parts.append(f"(?P<r{i}_{j}>{inner})")
+    if not parts:
+        return None
+    # Applied to lower-cased text (4x faster than IGNORECASE over hundreds of alternatives, measured);
+    # patterns are written in lower case. The word-start lookahead skips positions inside words.
+    return re.compile(r"\b(?=\w)(?<![\w-])(?:" + "|".join(parts) + r")(?![\w])")
+
+
 def load_rules(data: Dict[str, Any], prefix: str) -> List[RuleSet]:
     out: List[RuleSet] = []
     for key, spec in (data or {}).items():

@@ -44,7 +44,7 @@ from spacy.tokens import Doc
 
 from processors.enrich.language import LanguageDetector
 from processors.enrich.tagging.gazetteer import Alias, Gazetteer, RegionEntry, Taxonomy
-from processors.enrich.tagging.rules import RuleSet, load_rules
+from processors.enrich.tagging.rules import RuleSet, combined_regex, load_rules
 from streams.records import Evidence, NewsItem, Tag
 
 log = logging.getLogger(__name__)
@@ -255,6 +255,8 @@ class Tagger:
             if rs.ru_institution_phrases:
                 self.m_rules_ru.add(rs.id + "#inst", [self._ru_doc(p) for p in rs.ru_institution_phrases])
         self.rules_by_id = {rs.id: rs for rs in self.communities + self.topics}
+        self._combined: Dict[str, Tuple[Optional[re.Pattern[str]], Dict[str, List[Tuple[str, bool]]]]] = {
+            "community": (combined_regex(self.communities), {}), "topic": (combined_regex(self.topics), {})}
 
     # ------------------------------------------------------------------ public API
     def tag_batch(self, items: Sequence[NewsItem], batch_size: int = 64) -> List[TagResult]:
@@ -475,6 +477,12 @@ class Tagger:
                 e = self.gazetteer.entries[m.entry_ids[0]]
                 if not (e.ambiguous or e.needs_support):
                     add_ctx(e)
+        # weak context: every reading still open elsewhere in the item ("Atlanta, Georgia": Georgia may be
+        # the US state, which is Atlanta's ancestor, so each supports the other)
+        open_ids: Dict[int, Set[str]] = {}
+        for k, m in enumerate(ms):
+            if m.status != "rejected":
+                open_ids[k] = set(m.entry_ids)
         docs = {f.name: f.doc for f in fields}
         # single-reading mentions first, so that what they settle is context for the ambiguous ones
         for m in sorted(ms, key=lambda m: len(m.entry_ids) > 1):
@@ -519,6 +527,27 @@ class Tagger:
                     m.resolved_by_context = True
                     continue
                 m.status, m.reason = "rejected", "ambiguous/small place without context support"
+                continue
+            if not best.needs_support and not any(c.ambiguous for c in cands):
+                # several plain readings (Moscow, Russia / Moscow, Idaho): the supported or largest one
+                m.chosen, m.status, m.reason = best.id, "accepted", "largest/supported of several places of that name"
+                m.resolved_by_context = best_support > 0
+                add_ctx(best)
+                continue
+            if best_support == 0 and not best.ambiguous:
+                me = ms.index(m)
+                others: Set[str] = set().union(*[v for k, v in open_ids.items() if k != me]) if open_ids else set()
+                if any(a in others for a in best.ancestors):
+                    best_support = 0.5
+            if not ner_ready and not any(c.ambiguous for c in cands) and m.field != "title":
+                # small cities without context: not worth a statistical NER pass (measured: NER on
+                # every such doc costs more than the rest of the tagger and adds little)
+                if best_support > 0:
+                    m.chosen, m.status, m.reason = best.id, "accepted", "same country/ancestor in context"
+                    m.resolved_by_context = True
+                    add_ctx(best)
+                else:
+                    m.status, m.reason = "rejected", "small or ambiguous city without context support"
                 continue
             if not ner_ready:
                 if best_support > 0 and not best.ambiguous:
@@ -649,15 +678,25 @@ class Tagger:
                     sp = f.doc[s:e]
                     hits.setdefault(rid, []).append((f.name, sp.start_char, sp.end_char, sp.text, inst))
         else:
-            for rs in rules:
-                for f in fields:
-                    if not f.text:
-                        continue
-                    for rx, inst in ((rs.en, False), (rs.en_institution, True)):
-                        if rx is None:
-                            continue
-                        for mt in rx.finditer(f.text):
-                            hits.setdefault(rs.id, []).append((f.name, mt.start(), mt.end(), mt.group(0), inst))
+            combined, cache = self._combined[rules[0].id.split(":")[0]] if rules else (None, {})
+            for f in fields:
+                if not f.text or combined is None:
+                    continue
+                low = f.text.lower()
+                if len(low) != len(f.text):      # rare Unicode case changes length: keep offsets exact
+                    low = "".join(c.lower() if len(c.lower()) == 1 else c for c in f.text)
+                for mt in combined.finditer(low):
+                    key = mt.group(0).lower()
+                    owners = cache.get(key)
+                    if owners is None:
+                        # every rule whose own pattern matches this phrase (a word can serve two topics)
+                        owners = [(rs.id, inst) for rs in rules
+                                  for rx, inst in ((rs.en, False), (rs.en_institution, True))
+                                  if rx is not None and rx.fullmatch(key)]
+                        if len(cache) < 100_000:
+                            cache[key] = owners
+                    for rid, inst in owners:
+                        hits.setdefault(rid, []).append((f.name, mt.start(), mt.end(), f.text[mt.start():mt.end()], inst))
         out: List[Tag] = []
         for rs in rules:
             hh = hits.get(rs.id)
