@@ -174,9 +174,9 @@ def _pick_surge_key(items: List[EnrichedItem]) -> Tuple[str, EnrichedItem]:
             if len(members) == 1:
                 counts[key] = counts.get(key, 0) + 1
                 template.setdefault(key, it)
-    ranked = sorted((k for k, n in counts.items() if n >= 30), key=lambda k: -counts[k])
+    ranked = sorted((k for k, n in counts.items() if n >= 30), key=lambda k: (-counts[k], k))
     if not ranked:
-        ranked = sorted(counts, key=lambda k: -counts[k])
+        ranked = sorted(counts, key=lambda k: (-counts[k], k))
     key = ranked[min(len(ranked) - 1, len(ranked) // 2)]
     return key, template[key]
 
