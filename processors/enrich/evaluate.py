@@ -274,10 +274,15 @@ def measure_throughput(tagger: Any, items: List[NewsItem], repeat: int = 1) -> D
         tagger.tag_batch(items)
     tag_s = (time.perf_counter() - t0) / repeat
     ner_docs = (tagger.ner_docs - before) / repeat
+    undeclared = [NewsItem(title=it.title, text=it.text, published_at=it.published_at, id=it.id) for it in items]
+    t0 = time.perf_counter()
+    tagger.tag_batch(undeclared)
+    detect_rate = len(items) / (time.perf_counter() - t0)
     tok_rate = len(items) / tok_s if tok_s else 0.0
     tag_rate = len(items) / tag_s if tag_s else 0.0
     return {"items": len(items), "tokenizer_items_per_s": round(tok_rate, 1), "tagger_items_per_s": round(tag_rate, 1),
             "ratio": round(tag_rate / tok_rate, 3) if tok_rate else 0.0,
+            "tagger_with_detection_items_per_s": round(detect_rate, 1),
             "ner_share": round(ner_docs / len(items), 3) if items else 0.0}
 
 
@@ -335,5 +340,6 @@ def print_report(report: Dict[str, Any]) -> None:
     if th:
         row("throughput", "tagger items/s (1 process)", th["tagger_items_per_s"], None, f"{th['items']} Reuters items")
         row("throughput", "tokenizer items/s", th["tokenizer_items_per_s"], None)
+        row("throughput", "tagger + lingua detection items/s", th["tagger_with_detection_items_per_s"], None)
         row("throughput", "ratio tagger/tokenizer", th["ratio"], "throughput_ratio", f"NER on {th['ner_share']:.1%} of items")
     Console().print(t)

@@ -22,7 +22,7 @@ _CYR = re.compile(r"[\u0400-\u04FF]")
 class LanguageDetector:
     """Wraps one lingua detector. `detect` returns an ISO 639-1 code or "und" when there are no letters."""
 
-    def __init__(self, languages: Sequence[str] = DEFAULT_LANGUAGES, sample_chars: int = 600) -> None:
+    def __init__(self, languages: Sequence[str] = DEFAULT_LANGUAGES, sample_chars: int = 300) -> None:
         langs = []
         for code in languages:
             try:
@@ -52,4 +52,19 @@ class LanguageDetector:
         return self.detect((title or "") + "\n" + (text or ""))
 
     def detect_many(self, texts: Iterable[str]) -> list[str]:
-        return [self.detect(t) for t in texts]
+        """Batch detection (lingua's Rust thread pool for larger batches)."""
+        samples = [t[: self.sample_chars] for t in texts]
+        if len(samples) < 16:
+            return [self.detect(t) for t in samples]
+        found = self._detector.detect_languages_in_parallel_of(samples)
+        return [lang.iso_code_639_1.name.lower() if lang is not None else self.detect(t)
+                for t, lang in zip(samples, found)]
+
+    def detect_items(self, pairs: Sequence[tuple[str, str, Optional[str]]]) -> list[str]:
+        """(title, text, declared language) per item: declared wins, the rest detected in one batch."""
+        out: list[Optional[str]] = [self.detect_item("", "", d) if d and d.strip() else None for _, _, d in pairs]
+        todo = [i for i, v in enumerate(out) if v is None]
+        if todo:
+            for i, code in zip(todo, self.detect_many([(pairs[i][0] or "") + "\n" + (pairs[i][1] or "") for i in todo])):
+                out[i] = code
+        return [v or UNDETERMINED for v in out]

@@ -56,6 +56,8 @@ MAX_EVIDENCE = 5
 W_ALIAS = {"name": 1.0, "abbr": 1.0, "city": 1.0, "demonym": 0.5, "institution": 0.75, "currency": 0.0}
 ATYPE_ORDER = ("name", "abbr", "city", "institution", "demonym", "currency")
 QUANTITY_WORDS = {"mln", "billion", "bln", "million", "thousand", "trillion", "pct", "млн", "млрд", "тыс", "трлн"}
+NOT_MODIFIED = {"and", "or", "said", "says", "is", "was", "were", "are", "has", "have", "had", "will", "would",
+                "to", "in", "on", "at", "of", "for", "from", "with", "by", "as", "but", "could", "should", "may"}
 LANGUAGE_WORDS_EN = {"language", "languages", "speaking", "speakers"}
 LANGUAGE_LEMMAS_RU = {"язык", "язычный"}
 _DATELINE = re.compile(r"^\s*(?P<city>[A-Z][A-Z .'’&-]{1,40}?)\s*,\s*(?:(?P<region>[A-Za-z][A-Za-z. ]{1,24}?)\s*,\s*)?"
@@ -104,6 +106,7 @@ class _Mention:
     reason: str = ""
     ner: Optional[str] = None
     resolved_by_context: bool = False
+    modifier: bool = False
 
 
 @dataclass
@@ -260,7 +263,7 @@ class Tagger:
 
     # ------------------------------------------------------------------ public API
     def tag_batch(self, items: Sequence[NewsItem], batch_size: int = 64) -> List[TagResult]:
-        langs = [self.detector.detect_item(it.title, it.text, it.language) for it in items]
+        langs = self.detector.detect_items([(it.title, it.text, it.language) for it in items])
         return self._tag(list(zip([it.title for it in items], [it.text for it in items])), langs, batch_size)[0]
 
     def tag(self, item: NewsItem) -> TagResult:
@@ -373,6 +376,9 @@ class Tagger:
                          text=stext, tok_start=s, tok_end=e)
             if f.name == "text" and span.start_char < 40 and self._is_dateline(doc, s, e):
                 m.dateline = True
+            if alias.atype == "abbr" and e < len(doc) and doc[e].is_alpha and doc[e].lower_ not in NOT_MODIFIED:
+                # "U.S. soybeans", "U.K. banks": an abbreviation used as a modifier weighs like an adjective
+                m.modifier = True
             if alias.atype == "currency" and not (s > 0 and (doc[s - 1].like_num or doc[s - 1].lower_ in QUANTITY_WORDS)):
                 continue
             out.append(m)
@@ -598,7 +604,7 @@ class Tagger:
         for rid, mm in by_id.items():
             s = 0.0
             for m in mm:
-                w = W_ALIAS.get(m.alias.atype, 1.0)
+                w = W_ALIAS["demonym"] if m.modifier else W_ALIAS.get(m.alias.atype, 1.0)
                 if m.field == "title":
                     w = F_TITLE          # in the title even an adjective ("SAUDI RIYAL ...") names the topic
                 elif m.dateline:
