@@ -44,6 +44,8 @@ def build_app(settings: Settings, metrics: Metrics | None = None, stages: frozen
         web_bind=settings.web_host,
         web_port=settings.web_port,
         web_in_thread=False,
+        stream_wait_empty=False,                 # do not wait on shutdown for in-flight events: unacked ones are
+                                                 # re-delivered after restart and the sinks are idempotent
         broker_commit_every=100,
         broker_commit_interval=1.0,
         table_cleanup_interval=300.0,

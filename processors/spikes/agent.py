@@ -50,8 +50,7 @@ def register_detector(ctx: StageContext) -> Any:
     settings, metrics, app = ctx.settings, ctx.metrics, ctx.app
     import faust
     table = app.Table("spike-state", default=None, partitions=settings.counts_partitions,
-                      schema=faust.Schema(key_type=str, value_type=dict, key_serializer="json",
-                                          value_serializer="json"))
+                      schema=faust.Schema(key_serializer="json", value_serializer="json"))
     alerts_alias = alias(settings, "alerts")
     holder: dict[str, Any] = {}
 
