@@ -342,4 +342,4 @@ def print_report(report: Dict[str, Any]) -> None:
         row("throughput", "tokenizer items/s", th["tokenizer_items_per_s"], None)
         row("throughput", "tagger + lingua detection items/s", th["tagger_with_detection_items_per_s"], None)
         row("throughput", "ratio tagger/tokenizer", th["ratio"], "throughput_ratio", f"NER on {th['ner_share']:.1%} of items")
-    Console().print(t)
+    Console(width=max(Console().width, 130)).print(t)

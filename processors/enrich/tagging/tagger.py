@@ -417,6 +417,9 @@ class Tagger:
             return all(c.isupper() for c in letters)
         if a.atype == "demonym" and a.lang != "en":
             return True
+        if a.lang != "en" and " " in stext:
+            # "сектора Газа", "Московской области": the proper-noun part carries the capital letter
+            return any(w[:1].isupper() for w in stext.split())
         return stext[:1].isupper()
 
     @staticmethod
