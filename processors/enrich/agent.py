@@ -39,57 +39,64 @@ def register(ctx: StageContext) -> Any:
 
     @ctx.app.agent(ctx.raw, name="enrich_news")
     async def enrich_news(stream: Any) -> None:
-        loop = asyncio.get_running_loop()
-        async for events in stream.take_events(settings.enrich_batch_size, within=settings.enrich_batch_seconds):
-            t0 = time.perf_counter()
-            valid: list[tuple[Any, NewsItem]] = []
+        # noack_take + ack after the batch is handled: Faust's take_events acks a batch even when the worker is
+        # stopped in the middle of it, which loses those items; unacked items are re-delivered after a restart.
+        async for events in stream.noack_take(settings.enrich_batch_size, within=settings.enrich_batch_seconds):
+            await handle(events)
             for ev in events:
-                metrics.items_in.labels(stage=STAGE).inc()
+                await stream.ack(ev)
+
+    async def handle(events: list[Any]) -> None:
+        loop = asyncio.get_running_loop()
+        t0 = time.perf_counter()
+        valid: list[tuple[Any, NewsItem]] = []
+        for ev in events:
+            metrics.items_in.labels(stage=STAGE).inc()
+            try:
+                valid.append((ev, parse_news_item(ev.value)))
+            except InvalidItem as exc:
+                await send_dead_letter(ctx.deadletter, metrics, STAGE, exc.reason, str(exc), ev.value, ev)
+        if not valid:
+            return
+        try:
+            results = await loop.run_in_executor(executor, tag, [it for _, it in valid])
+        except Exception:  # noqa: BLE001 - one bad item must not sink the batch: retry one by one
+            log.exception("batch tagging failed; tagging %d items one by one", len(valid))
+            results = []
+            for ev, item in valid:
                 try:
-                    valid.append((ev, parse_news_item(ev.value)))
-                except InvalidItem as exc:
-                    await send_dead_letter(ctx.deadletter, metrics, STAGE, exc.reason, str(exc), ev.value, ev)
-            if not valid:
+                    results.extend(await loop.run_in_executor(executor, tag, [item]))
+                except Exception as exc:  # noqa: BLE001
+                    results.append(exc)
+        for (ev, item), res in zip(valid, results):
+            if isinstance(res, Exception):
+                await send_dead_letter(ctx.deadletter, metrics, STAGE, "tagging_error", repr(res), ev.value, ev)
                 continue
             try:
-                results = await loop.run_in_executor(executor, tag, [it for _, it in valid])
-            except Exception:  # noqa: BLE001 - one bad item must not sink the batch: retry one by one
-                log.exception("batch tagging failed; tagging %d items one by one", len(valid))
-                results = []
-                for ev, item in valid:
-                    try:
-                        results.extend(await loop.run_in_executor(executor, tag, [item]))
-                    except Exception as exc:  # noqa: BLE001
-                        results.append(exc)
-            for (ev, item), res in zip(valid, results):
-                if isinstance(res, Exception):
-                    await send_dead_letter(ctx.deadletter, metrics, STAGE, "tagging_error", repr(res), ev.value, ev)
-                    continue
-                try:
-                    story = state["clusterer"].story_id(item.id, item.title, item.text)
-                    enriched = build_enriched(item, res, story)
-                except Exception as exc:  # noqa: BLE001
-                    await send_dead_letter(ctx.deadletter, metrics, STAGE, "enrich_error", repr(exc), ev.value, ev)
-                    continue
-                await ctx.enriched.send(key=enriched.id.encode("utf-8"), value=enriched.dumps())
-                metrics.items_out.labels(stage=STAGE).inc()
-                for dim, tags in (("region", enriched.regions), ("community", enriched.communities),
-                                  ("topic", enriched.topics)):
-                    if tags:
-                        metrics.tags.labels(dimension=dim).inc(len(tags))
-                        volume[dim].update({t.id for t in tags})
-                metrics.event_lag_seconds.labels(stage=STAGE).observe(
-                    max(0.0, time.time() - parse_time(item.published_at).timestamp()))
-            hour = int(time.time() // settings.bucket_seconds)
-            if hour != volume_hour[0]:
-                volume_hour[0] = hour
-                for c in volume.values():
-                    c.clear()
-            for dim, c in volume.items():
-                metrics.set_top_tags(dim, c)
-            elapsed = time.perf_counter() - t0
-            for _ in events:
-                metrics.processing_seconds.labels(stage=STAGE).observe(elapsed / len(events))
-            metrics.last_item_timestamp.labels(stage=STAGE).set(time.time())
+                story = state["clusterer"].story_id(item.id, item.title, item.text)
+                enriched = build_enriched(item, res, story)
+            except Exception as exc:  # noqa: BLE001
+                await send_dead_letter(ctx.deadletter, metrics, STAGE, "enrich_error", repr(exc), ev.value, ev)
+                continue
+            await ctx.enriched.send(key=enriched.id.encode("utf-8"), value=enriched.dumps())
+            metrics.items_out.labels(stage=STAGE).inc()
+            for dim, tags in (("region", enriched.regions), ("community", enriched.communities),
+                              ("topic", enriched.topics)):
+                if tags:
+                    metrics.tags.labels(dimension=dim).inc(len(tags))
+                    volume[dim].update({t.id for t in tags})
+            metrics.event_lag_seconds.labels(stage=STAGE).observe(
+                max(0.0, time.time() - parse_time(item.published_at).timestamp()))
+        hour = int(time.time() // settings.bucket_seconds)
+        if hour != volume_hour[0]:
+            volume_hour[0] = hour
+            for c in volume.values():
+                c.clear()
+        for dim, c in volume.items():
+            metrics.set_top_tags(dim, c)
+        elapsed = time.perf_counter() - t0
+        for _ in events:
+            metrics.processing_seconds.labels(stage=STAGE).observe(elapsed / len(events))
+        metrics.last_item_timestamp.labels(stage=STAGE).set(time.time())
 
     return enrich_news

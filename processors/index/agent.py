@@ -35,31 +35,37 @@ def register(ctx: StageContext) -> Any:
 
     @ctx.app.agent(ctx.enriched, name="index_news")
     async def index_news(stream: Any) -> None:
-        async for events in stream.take_events(settings.index_batch_size, within=settings.index_batch_seconds):
-            t0 = time.perf_counter()
-            writer = holder.get("w")
-            if writer is None:
-                writer = holder["w"] = BulkWriter(async_client(settings), metrics, max_retries=1_000_000)
-            docs: list[tuple[str, dict[str, Any]]] = []
-            by_id: dict[str, Any] = {}
+        # ack only after the bulk request succeeded (noack_take: see processors/enrich/agent.py)
+        async for events in stream.noack_take(settings.index_batch_size, within=settings.index_batch_seconds):
+            await handle(events)
             for ev in events:
-                metrics.items_in.labels(stage=STAGE).inc()
-                try:
-                    item = decode_enriched(ev.value)
-                    docs.append((item.id, news_document(item)))
-                    by_id[item.id] = ev
-                except Exception as exc:  # noqa: BLE001
-                    await send_dead_letter(ctx.deadletter, metrics, STAGE, "bad_record", str(exc), ev.value, ev)
-            if not docs:
-                continue
-            result = await writer.write(target, docs)
-            for doc_id, err in result.failed.items():
-                ev = by_id[doc_id]
-                await send_dead_letter(ctx.deadletter, metrics, STAGE, "es_rejected", err, ev.value, ev)
-            metrics.items_out.labels(stage=STAGE).inc(len(result.ok))
-            elapsed = time.perf_counter() - t0
-            for _ in events:
-                metrics.processing_seconds.labels(stage=STAGE).observe(elapsed / len(events))
-            metrics.last_item_timestamp.labels(stage=STAGE).set(time.time())
+                await stream.ack(ev)
+
+    async def handle(events: list[Any]) -> None:
+        t0 = time.perf_counter()
+        writer = holder.get("w")
+        if writer is None:
+            writer = holder["w"] = BulkWriter(async_client(settings), metrics, max_retries=1_000_000)
+        docs: list[tuple[str, dict[str, Any]]] = []
+        by_id: dict[str, Any] = {}
+        for ev in events:
+            metrics.items_in.labels(stage=STAGE).inc()
+            try:
+                item = decode_enriched(ev.value)
+                docs.append((item.id, news_document(item)))
+                by_id[item.id] = ev
+            except Exception as exc:  # noqa: BLE001
+                await send_dead_letter(ctx.deadletter, metrics, STAGE, "bad_record", str(exc), ev.value, ev)
+        if not docs:
+            return
+        result = await writer.write(target, docs)
+        for doc_id, err in result.failed.items():
+            ev = by_id[doc_id]
+            await send_dead_letter(ctx.deadletter, metrics, STAGE, "es_rejected", err, ev.value, ev)
+        metrics.items_out.labels(stage=STAGE).inc(len(result.ok))
+        elapsed = time.perf_counter() - t0
+        for _ in events:
+            metrics.processing_seconds.labels(stage=STAGE).observe(elapsed / len(events))
+        metrics.last_item_timestamp.labels(stage=STAGE).set(time.time())
 
     return index_news
