@@ -48,37 +48,20 @@ def backtest_series(data_dir: Path, out_dir: Path, config: DetectorConfig = Dete
 
 # ---------------------------------------------------------------------------------------------- archive replay
 
-def _enriched_from(item: "NewsItem", result: Any) -> "EnrichedItem":
-    from streams.records import EnrichedItem
-    return EnrichedItem(id=item.id or "", title=item.title, text=item.text, published_at=item.published_at,
-                        language=result.language, url=item.url, source=item.source,
-                        regions=list(result.regions), mentioned_regions=list(result.mentioned_regions),
-                        communities=list(result.communities), topics=list(result.topics),
-                        story_id=item.id, taxonomy_version=result.taxonomy_version or None)
-
-
-def read_ndjson(path: Path) -> Iterator[Dict[str, Any]]:
-    with Path(path).open(encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            line = line.strip()
-            if not line:
-                continue
-            try:
-                yield json.loads(line)
-            except json.JSONDecodeError as exc:
-                logger.warning("%s:%d: skipped, not JSON (%s)", path, n, exc)
-
-
 def enrich_items(items: Sequence["NewsItem"], tagger: Any = None, batch_size: int = 64) -> List["EnrichedItem"]:
-    """Tag NewsItems with processors.enrich.tagging.Tagger (loaded lazily unless given)."""
+    """Tag NewsItems and assign near-duplicate story ids exactly as the enrich stage does, in event-time order."""
+    from processors.enrich.dedup import StoryClusterer
+    from processors.enrich.pipeline import build_enriched
     if tagger is None:
         from processors.enrich.tagging import Tagger   # heavy (spaCy): import only when needed
         tagger = Tagger.load()
+    ordered = sorted(items, key=lambda it: (parse_time(it.published_at), it.id or ""))
+    clusterer = StoryClusterer()
     out: List[EnrichedItem] = []
-    for i in range(0, len(items), 512):
-        chunk = list(items[i:i + 512])
+    for i in range(0, len(ordered), 512):
+        chunk = list(ordered[i:i + 512])
         for item, res in zip(chunk, tagger.tag_batch(chunk, batch_size=batch_size)):
-            out.append(_enriched_from(item, res))
+            out.append(build_enriched(item, res, clusterer.story_id(item.id or "", item.title, item.text)))
     return out
 
 
@@ -102,19 +85,23 @@ def backtest_archive(items_path: Path, out_path: Path, bucket_seconds: int = 360
                      config: DetectorConfig = DetectorConfig(), kibana_url: str = "http://localhost:5601",
                      news_index: str = "surgewatch-news", tagger: Any = None) -> Dict[str, Any]:
     """Tag (unless pretagged) and replay an NDJSON archive; write every alert as one JSON object per line."""
+    from processors.enrich.pipeline import parse_news_item
     from streams.records import EnrichedItem, InvalidItem, NewsItem
     enriched: List[EnrichedItem] = []
     bad = 0
     raw_items: List[NewsItem] = []
-    for payload in read_ndjson(items_path):
+    with Path(items_path).open("rb") as fh:
+        lines = [line for line in fh if line.strip()]
+    for n, line in enumerate(lines, 1):
         try:
             if pretagged:
-                enriched.append(EnrichedItem.from_data(payload))
+                enriched.append(EnrichedItem.from_data(json.loads(line)))
             else:
-                raw_items.append(NewsItem.from_payload(payload))
+                # the same validation as the enrich stage: what it would dead-letter is skipped here
+                raw_items.append(parse_news_item(line))
         except (InvalidItem, TypeError, ValueError, KeyError) as exc:
             bad += 1
-            logger.warning("skipped invalid item: %s", exc)
+            logger.warning("%s:%d: skipped invalid item: %s", items_path, n, exc)
     if raw_items:
         enriched.extend(enrich_items(raw_items, tagger))
     proc = SpikeProcessor({}, config, bucket_seconds=bucket_seconds, allowed_lateness_seconds=allowed_lateness_seconds,
