@@ -22,7 +22,7 @@ SEED = 20231108
 START = datetime(2023, 10, 21, tzinfo=timezone.utc)     # a Saturday
 DAYS = 23                                               # through Sunday 2023-11-12
 SURGE_START = datetime(2023, 11, 8, 8, 0, tzinfo=timezone.utc)
-SURGE_PER_DAY = (13, 30, 34, 22, 16)                    # surge originals per day from SURGE_START (copies on top)
+SURGE_PER_DAY = (30, 45, 40, 25, 16)                    # surge originals per day from SURGE_START (copies on top)
 WAR_START = datetime(2023, 10, 7, tzinfo=timezone.utc)   # for "day N of the war" in background items
 DEFAULT_OUT = Path(__file__).with_name("news.jsonl")
 
