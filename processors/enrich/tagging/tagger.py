@@ -60,7 +60,7 @@ NOT_MODIFIED = {"and", "or", "said", "says", "is", "was", "were", "are", "has", 
                 "to", "in", "on", "at", "of", "for", "from", "with", "by", "as", "but", "could", "should", "may"}
 LANGUAGE_WORDS_EN = {"language", "languages", "speaking", "speakers"}
 LANGUAGE_LEMMAS_RU = {"язык", "язычный"}
-_DATELINE = re.compile(r"^\s*(?P<city>[A-Z][A-Z .'’&-]{1,40}?)\s*,\s*(?:(?P<region>[A-Za-z][A-Za-z. ]{1,24}?)\s*,\s*)?"
+_DATELINE = re.compile(r"^\s*(?P<city>[A-Z][A-Za-z .'’&-]{1,40}?)\s*,\s*(?:(?P<region>[A-Za-z][A-Za-z. ]{1,24}?)\s*,\s*)?"
                        r"(?P<date>(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.?\s+\d{1,2})\s*-")
 F_TITLE = 2.0
 F_LEAD = 2.0
@@ -393,6 +393,7 @@ class Tagger:
         mt = _DATELINE.match(f.text[:120])
         if not mt:
             return
+        # a dateline place in any case ("Oklahoma City, March 3 -") counts as dateline
         for m in out:
             if m.start >= mt.start("city") and m.end <= mt.end("city"):
                 m.dateline = True
@@ -509,7 +510,23 @@ class Tagger:
                 s += sum(1.0 for a in e.ancestors if a in ctx_ids)
                 return s
 
-            scored = sorted(cands, key=lambda e: (-support(e), e.kind != "country", -e.population))
+            def city_rank(e: RegionEntry) -> float:
+                # same-country context is weak evidence against a much larger namesake (LONDON dateline
+                # + "Quebec" in the text is still London, UK); a named ancestor ("London, Ontario") is strong
+                cc = (e.country_code or "").lower()
+                same_country = min(1.5, 1.0 * ctx_countries.get(cc, 0))
+                named_ancestor = 3.0 * sum(1 for a in e.ancestors if a in ctx_ids and a != cc)
+                adjacent = 3.0 if cc in adj_cc else 0.0
+                return same_country + named_ancestor + adjacent + math.log10(e.population + 10)
+
+            # places written right after this one ("London, Ontario", "Moscow, Idaho") name its country
+            adj_cc = {(self.gazetteer.entries[x].country_code or "").lower() for o in ms
+                      if o is not m and o.field == m.field and 0 <= o.start - m.end <= 3 for x in o.entry_ids}
+
+            if len(cands) > 1 and all(c.kind == "city" for c in cands):
+                scored = sorted(cands, key=lambda e: -city_rank(e))
+            else:
+                scored = sorted(cands, key=lambda e: (-support(e), e.kind != "country", -e.population))
             best = scored[0]
             best_support = support(best)
             ambiguous = len(cands) > 1 or best.ambiguous or best.needs_support
