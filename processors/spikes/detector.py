@@ -49,6 +49,8 @@ class DetectorConfig:
     series_z_clip: float = 30.0                  # cap of one row's standardised residual in the evidence
     series_ref_days: int = 10                    # daily evidence maxima in the reference median
     series_fire_ratio: float = 2.0               # evidence / reference that opens an episode (score 0.5)
+    series_edge_ratio: float = 1.5               # a row this many times an ordinary daily extreme row is a full edge
+    series_edge_power: float = 0.5               # evidence discount exponent for rows below series_edge_ratio
     series_resolve_ratio: float = 0.3            # below this the series is calm
     series_quiet_seconds: float = 3600.0         # calm this long resolves an episode
     series_cooldown_seconds: float = 12 * 3600.0  # no new episode this long after one resolved
@@ -117,6 +119,10 @@ class SeriesDetector:
     4. Self-calibration: evidence is divided by the median of the last `series_ref_days` daily maxima of the
        evidence itself (how big an ordinary day's biggest burst is for *this* series), so one default works
        for quiet and bursty series alike; an alert needs `series_fire_ratio` times an ordinary daily peak.
+    4b. Edge: the row's own residual z is calibrated the same way (median of daily maxima of the row z). A row
+       below `series_edge_ratio` times an ordinary day's most extreme row has its evidence ratio discounted by
+       (edge / series_edge_ratio) ** series_edge_power, so alerts land on rows that are themselves extreme (the
+       rising edge of a burst), not on the decaying tail of a moderate one that the smoothing carried over.
     5. Episodes: the first row of an episode reports its score (>= 0.5); rows inside the episode report < 0.5;
        the episode resolves after `series_quiet_seconds` of calm and is followed by a cooldown.
     Score = unit_score(ratio, series_fire_ratio), so 0.5 is exactly the alert threshold."""
@@ -137,8 +143,11 @@ class SeriesDetector:
         y = math.sqrt(max(float(value), 0.0) + 0.375)
         if not st:
             st.update({"t": t, "L": y, "S": [0.0] * cfg.series_slots_per_day, "sc": None, "sm": 0.0,
-                       "day": int(t // 86400), "dmax": 0.0, "maxima": [], "ep": 0, "q": 0.0, "cd": None})
+                       "day": int(t // 86400), "dmax": 0.0, "maxima": [], "zdmax": 0.0, "zmaxima": [],
+                       "ep": 0, "q": 0.0, "cd": None})
             return 0.0
+        st.setdefault("zdmax", 0.0)
+        st.setdefault("zmaxima", [])
         dt = max(t - st["t"], 1.0)
         st["t"] = t
         slot = self._slot(t)
@@ -149,6 +158,7 @@ class SeriesDetector:
         a_sm = 1.0 - 0.5 ** (dt / cfg.series_smooth_halflife)
         st["sm"] = (1 - a_sm) * st["sm"] + a_sm * max(min(z, cfg.series_z_clip), -5.0)
         evidence = st["sm"] / math.sqrt(a_sm / (2.0 - a_sm))
+        zrow = min(z, cfg.series_z_clip)
         self.last_z = z
         # learn (Huber-clipped innovations; the level first, then the slot's seasonal offset)
         c = cfg.huber_z * (scale if scale else max(abs(resid), 0.5))
@@ -163,12 +173,17 @@ class SeriesDetector:
         day = int(t // 86400)
         if day != st["day"]:
             st["maxima"] = (st["maxima"] + [round(st["dmax"], 4)])[-cfg.series_ref_days:]
-            st["day"], st["dmax"] = day, 0.0
+            st["zmaxima"] = (st["zmaxima"] + [round(st["zdmax"], 4)])[-cfg.series_ref_days:]
+            st["day"], st["dmax"], st["zdmax"] = day, 0.0, 0.0
         st["dmax"] = max(st["dmax"], evidence)
-        if not st["maxima"] or scale is None:
+        st["zdmax"] = max(st["zdmax"], zrow)
+        if not st["maxima"] or not st["zmaxima"] or scale is None:
             return 0.0
         ref = max(statistics.median(st["maxima"]), 1.0)
+        edge = max(zrow, 0.0) / max(statistics.median(st["zmaxima"]), 1.0)
         ratio = evidence / ref
+        if edge < cfg.series_edge_ratio:
+            ratio *= (edge / cfg.series_edge_ratio) ** cfg.series_edge_power
         st["ratio"] = ratio
         score = unit_score(ratio, cfg.series_fire_ratio)
         # episode logic

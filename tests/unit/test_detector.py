@@ -76,3 +76,26 @@ def test_streaming_and_state_round_trip() -> None:
     b = SeriesDetector(state=json.loads(json.dumps(a.state)))
     got += [b.update(t, v) for t, v in rows[2000:]]
     assert got == ref
+
+
+def _with_daily_bursts(factor: float, start: int, seed: int = 5) -> List[Tuple[str, float]]:
+    """12 days where every ordinary day carries one 5x single-row burst; an hour at `factor` from `start`."""
+    rng = random.Random(seed)
+    daily = {d * 288 + rng.randrange(288) for d in range(12)}
+    return [(t, v * (5.0 if i in daily and abs(i - start) > 30 else factor if start <= i < start + 12 else 1.0))
+            for i, (t, v) in enumerate(series(12))]
+
+
+def test_alerts_need_an_extreme_row_not_just_a_smoothed_excess() -> None:
+    start = 10 * 288 + 150
+    moderate = _with_daily_bursts(2.0, start)       # each row far below an ordinary day's most extreme row
+    strong = _with_daily_bursts(3.0, start)
+
+    def block_scores(rows: List[Tuple[str, float]], cfg: DetectorConfig) -> List[float]:
+        det = SeriesDetector(cfg)
+        return [det.update(t, v) for t, v in rows][start:start + 20]
+
+    no_edge = DetectorConfig(series_edge_power=0.0)
+    assert max(block_scores(moderate, no_edge)) >= 0.5            # smoothed excess alone would alert
+    assert max(block_scores(moderate, DetectorConfig())) < 0.5    # the edge discount holds it back
+    assert max(block_scores(strong, DetectorConfig())) >= 0.5     # a clearly stronger hour still alerts
