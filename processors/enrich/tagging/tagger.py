@@ -244,7 +244,12 @@ class Tagger:
             self.alias_by_key[label] = aliases
             text = aliases[0].text
             if lang == "en":
-                self.m_en.add(label, [self.nlp_en.make_doc(text)])
+                docs = [self.nlp_en.make_doc(text)]
+                upper = self.nlp_en.make_doc(text.upper())
+                if [t.lower_ for t in upper] != [t.lower_ for t in docs[0]]:
+                    # all-caps headlines/datelines tokenise differently ("ST. LOUIS" -> ST . LOUIS)
+                    docs.append(upper)
+                self.m_en.add(label, docs)
             elif lang == "ru":
                 self.m_ru.add(label, [self._ru_doc(text)])
             else:
