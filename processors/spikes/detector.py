@@ -48,6 +48,7 @@ class DetectorConfig:
     series_slots_per_day: int = 24
     series_z_clip: float = 30.0                  # cap of one row's standardised residual in the evidence
     series_ref_days: int = 10                    # daily evidence maxima in the reference median
+    series_min_day_coverage: float = 0.5         # a day's maxima enter the reference only if this much of it was seen
     series_fire_ratio: float = 2.0               # evidence / reference that opens an episode (score 0.5)
     series_edge_ratio: float = 1.5               # a row this many times an ordinary daily extreme row is a full edge
     series_edge_power: float = 0.5               # evidence discount exponent for rows below series_edge_ratio
@@ -123,6 +124,9 @@ class SeriesDetector:
        below `series_edge_ratio` times an ordinary day's most extreme row has its evidence ratio discounted by
        (edge / series_edge_ratio) ** series_edge_power, so alerts land on rows that are themselves extreme (the
        rising edge of a burst), not on the decaying tail of a moderate one that the smoothing carried over.
+    Warm-up: the level, scale and each seasonal slot learn with weight max(EWMA weight, 1 / updates so far)
+    (a running mean until the EWMA takes over), so start-up residuals do not inflate the reference; a partial
+    day (less than `series_min_day_coverage` observed, e.g. the first one) contributes no daily maxima.
     5. Episodes: the first row of an episode reports its score (>= 0.5); rows inside the episode report < 0.5;
        the episode resolves after `series_quiet_seconds` of calm and is followed by a cooldown.
     Score = unit_score(ratio, series_fire_ratio), so 0.5 is exactly the alert threshold."""
@@ -144,10 +148,14 @@ class SeriesDetector:
         if not st:
             st.update({"t": t, "L": y, "S": [0.0] * cfg.series_slots_per_day, "sc": None, "sm": 0.0,
                        "day": int(t // 86400), "dmax": 0.0, "maxima": [], "zdmax": 0.0, "zmaxima": [],
-                       "ep": 0, "q": 0.0, "cd": None})
+                       "ep": 0, "q": 0.0, "cd": None, "n": 1, "ks": [0] * cfg.series_slots_per_day, "dcov": 0.0})
             return 0.0
+        # states saved before warm-up / edge existed: treat as warmed up
         st.setdefault("zdmax", 0.0)
         st.setdefault("zmaxima", [])
+        st.setdefault("n", 10 ** 6)
+        st.setdefault("ks", [10 ** 6] * len(st["S"]))
+        st.setdefault("dcov", 86400.0)
         dt = max(t - st["t"], 1.0)
         st["t"] = t
         slot = self._slot(t)
@@ -161,20 +169,26 @@ class SeriesDetector:
         zrow = min(z, cfg.series_z_clip)
         self.last_z = z
         # learn (Huber-clipped innovations; the level first, then the slot's seasonal offset)
+        # (warm-up: weight >= 1 / updates so far, i.e. a running mean until the EWMA weight is larger)
         c = cfg.huber_z * (scale if scale else max(abs(resid), 0.5))
-        a_l = 1.0 - 0.5 ** (dt / cfg.series_level_halflife)
+        st["n"] += 1
+        a_l = max(1.0 - 0.5 ** (dt / cfg.series_level_halflife), 1.0 / st["n"])
         st["L"] += a_l * max(-c, min(c, y - season - st["L"]))
-        a_s = 1.0 - 0.5 ** (dt / (cfg.series_season_halflife_days * 86400.0 / cfg.series_slots_per_day))
+        st["ks"][slot] += 1
+        a_s = max(1.0 - 0.5 ** (dt / (cfg.series_season_halflife_days * 86400.0 / cfg.series_slots_per_day)),
+                  1.0 / (st["ks"][slot] + 1))
         st["S"][slot] = season + a_s * max(-c, min(c, y - st["L"] - season))
-        a_sc = 1.0 - 0.5 ** (dt / cfg.series_scale_halflife)
+        a_sc = max(1.0 - 0.5 ** (dt / cfg.series_scale_halflife), 1.0 / st["n"])
         absr = min(abs(resid), c) * 1.2533
         st["sc"] = absr if scale is None else max((1 - a_sc) * scale + a_sc * absr, 0.05)
         # daily maxima of the evidence -> reference level
         day = int(t // 86400)
         if day != st["day"]:
-            st["maxima"] = (st["maxima"] + [round(st["dmax"], 4)])[-cfg.series_ref_days:]
-            st["zmaxima"] = (st["zmaxima"] + [round(st["zdmax"], 4)])[-cfg.series_ref_days:]
-            st["day"], st["dmax"], st["zdmax"] = day, 0.0, 0.0
+            if st["dcov"] >= cfg.series_min_day_coverage * 86400.0:
+                st["maxima"] = (st["maxima"] + [round(st["dmax"], 4)])[-cfg.series_ref_days:]
+                st["zmaxima"] = (st["zmaxima"] + [round(st["zdmax"], 4)])[-cfg.series_ref_days:]
+            st["day"], st["dmax"], st["zdmax"], st["dcov"] = day, 0.0, 0.0, 0.0
+        st["dcov"] += min(dt, 3600.0)
         st["dmax"] = max(st["dmax"], evidence)
         st["zdmax"] = max(st["zdmax"], zrow)
         if not st["maxima"] or not st["zmaxima"] or scale is None:

@@ -99,3 +99,26 @@ def test_alerts_need_an_extreme_row_not_just_a_smoothed_excess() -> None:
     assert max(block_scores(moderate, no_edge)) >= 0.5            # smoothed excess alone would alert
     assert max(block_scores(moderate, DetectorConfig())) < 0.5    # the edge discount holds it back
     assert max(block_scores(strong, DetectorConfig())) >= 0.5     # a clearly stronger hour still alerts
+
+
+def test_warm_up_leaves_no_start_up_artefacts_in_the_reference() -> None:
+    for base in (10.0, 400.0):
+        for seed in (1, 2, 3):
+            rows = series(4, base=base, seed=seed)[200:]           # starts late in the day (partial first day)
+            det = SeriesDetector()
+            for t, v in rows[:3 * 288]:
+                det.update(t, v)
+            assert len(det.state["zmaxima"]) == 2                   # the partial first day adds no daily maxima
+            # pure Poisson noise: an ordinary day's most extreme row is a few sigma, not a start-up residual
+            assert max(det.state["zmaxima"]) < 4.0, (base, seed, det.state["zmaxima"])
+            assert max(det.state["maxima"]) < 6.0, (base, seed, det.state["maxima"])
+
+
+def test_early_spike_after_warm_up_alerts() -> None:
+    spike_row = 3 * 288 + 100                                       # day 4, right after a short history
+    for seed in (1, 2, 3):
+        rows = series(5, seed=seed, spike=(spike_row, 4.0))
+        det = SeriesDetector()
+        scores = [det.update(t, v) for t, v in rows]
+        hits = [i for i, s in enumerate(scores) if s >= 0.5]
+        assert hits and spike_row <= hits[0] <= spike_row + 3, (seed, hits)
