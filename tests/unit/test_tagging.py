@@ -200,3 +200,39 @@ def countries(res: TagResult) -> List[str]:
 def test_city_spellings_in_wire_datelines(tagger: Tagger, dateline: str, cc: str) -> None:
     res = tagger.tag_text("", f"{dateline}, March 3 - The company said profits rose in the first quarter.", "en")
     assert countries(res) == [cc], (dateline, ids(res.regions))
+
+
+@pytest.mark.parametrize("dateline,region", [
+    ("EXCELSIOR, Minn, March 6 -", "region:us-mn"),          # AP abbreviation without its period
+    ("GREENWICH, CONN., APRIL 3 -", "region:us-ct"),         # capitals, month in capitals
+    ("NORTH DIGHTON, MA., March 27 -", "region:us-ma"),      # postal code
+    ("VALLEY FORGE, PA, March 19 -", "region:us-pa"),        # postal code, not the town Pa
+    ("SPRINGFIELD, Ill. (AP) -", "region:us-il"),            # agency credit instead of a date
+])
+def test_dateline_region_forms(tagger: Tagger, dateline: str, region: str) -> None:
+    res = tagger.tag_text("", f"{dateline} The company said it expects a loss for the quarter.", "en")
+    assert region in ids(res.regions), (dateline, ids(res.regions))
+    assert countries(res) == ["us"], (dateline, ids(res.regions))
+
+
+def test_dateline_city_must_lie_in_its_region(tagger: Tagger) -> None:
+    # the only "Ripley"/"Greenwich" the gazetteer knows are English towns: the dateline says otherwise
+    for text in ("RIPLEY, W. Va., March 19 - Quarterly dividend three cents.",
+                 "GREENWICH, Conn., April 3 - Iroquois Brands said it was sued."):
+        res = tagger.tag_text("", text, "en")
+        assert countries(res) == ["us"], (text, ids(res.regions), ids(res.mentioned_regions))
+    res = tagger.tag_text("", "WINDSOR, Conn., March 24 - Stanadyne said it ended talks.", "en")
+    assert "region:us-ct" in ids(res.regions) and "ca" not in countries(res)
+
+
+def test_standalone_dateline_city_is_the_prominent_namesake(tagger: Tagger) -> None:
+    # other countries in the story (a Canadian-dollar bond, a U.S. proposal) do not move a bare dateline
+    res = tagger.tag_text("", "LONDON, March 3 - Scotia Mortgage is issuing a 100 mln Canadian dlr eurobond, "
+                              "Canadian bankers said.", "en")
+    assert "region:gn-2643743" in ids(res.regions)           # London, England
+    res = tagger.tag_text("", "GENEVA, March 3 - Copper producers are considering a U.S. proposal, U.S. and "
+                              "Chilean delegates said.", "en")
+    assert "region:gn-2660646" in ids(res.regions)           # Geneva, Switzerland
+    # ... but a dateline that names its region still wins
+    res = tagger.tag_text("", "LONDON, Ontario, March 2 - The company said profits rose.", "en")
+    assert "ca" in countries(res) and "gb" not in countries(res)

@@ -293,6 +293,13 @@ class Gazetteer:
         for abbr, code in (self.taxonomy.regions.get("dateline_abbreviations") or {}).items():
             if str(code).lower() in self.entries:
                 self.dateline_abbr[str(abbr).lower()] = str(code).lower()
+        # two-letter postal codes of US states and Canadian provinces (ISO 3166-2 suffixes: "NORTH
+        # DIGHTON, MA., March 27 -"); read only in the dateline region slot, in capitals
+        self.dateline_postal: Dict[str, str] = {}
+        for cc in ("US", "CA"):
+            for sub in pycountry.subdivisions.get(country_code=cc) or []:
+                if sub.code.lower() in self.entries and len(sub.code) == 5:
+                    self.dateline_postal[sub.code[3:]] = sub.code.lower()
 
     def _build_territories(self) -> None:
         for tid, t in (self.taxonomy.regions.get("territories") or {}).items():
@@ -406,6 +413,38 @@ class Gazetteer:
         # (the tagger resolves the rest by context)
 
     # ---------------------------------------------------------------- queries
+    def dateline_region(self, text: str) -> Optional[str]:
+        """Entry id of the region slot of a wire dateline ("Calif.", "Minn", "CONN.", "MA."), or None.
+        AP abbreviations are written with or without the final period and in any case."""
+        t = text.strip()
+        low = t.lower()
+        for k in (low, low.rstrip(".") + ".", low.rstrip(".")):
+            if k in self.dateline_abbr:
+                return self.dateline_abbr[k]
+        bare = t.rstrip(".")
+        if len(bare) == 2 and bare.isupper():
+            return self.dateline_postal.get(bare)
+        return None
+
+    def contains(self, container_id: str, entry_id: str) -> bool:
+        """True when entry_id lies in container_id as far as the gazetteer knows: the container is the entry or
+        one of its ancestors, or the container is a subdivision/country of the entry's country and the
+        gazetteer knows no other subdivision for the entry (Canadian cities have only their country)."""
+        if container_id == entry_id:
+            return True
+        chain = self.chain(entry_id)
+        if container_id in chain:
+            return True
+        c = self.entries.get(container_id)
+        e = self.entries.get(entry_id)
+        if c is None or e is None or not c.country_code or c.country_code != e.country_code:
+            return False
+        if c.kind in ("country", "historical_country"):
+            return True
+        return not any(self.entries[a].country_code == c.country_code and self.entries[a].kind not in
+                       ("country", "historical_country", "macro_region", "federal_district")
+                       for a in chain if a in self.entries)
+
     def country_of(self, entry_id: str) -> Optional[str]:
         e = self.entries.get(entry_id)
         if e is None:

@@ -60,8 +60,11 @@ NOT_MODIFIED = {"and", "or", "said", "says", "is", "was", "were", "are", "has", 
                 "to", "in", "on", "at", "of", "for", "from", "with", "by", "as", "but", "could", "should", "may"}
 LANGUAGE_WORDS_EN = {"language", "languages", "speaking", "speakers"}
 LANGUAGE_LEMMAS_RU = {"язык", "язычный"}
-_DATELINE = re.compile(r"^\s*(?P<city>[A-Z][A-Za-z .'’&-]{1,40}?)\s*,\s*(?:(?P<region>[A-Za-z][A-Za-z. ]{1,24}?)\s*,\s*)?"
-                       r"(?P<date>(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.?\s+\d{1,2})\s*-")
+# "SANTA CRUZ, Calif., Feb 26 -", "LONDON, March 3 -", "SPRINGFIELD, Ill. (AP) -", "PARIS, Mo. — In 1999"
+_DATELINE = re.compile(r"^\s*(?P<city>[A-Z][A-Za-z .'’&-]{1,40}?)\s*,\s*(?:"
+                       r"(?:(?P<region>[A-Za-z][A-Za-z. ]{1,24}?)\s*,\s*)?"
+                       r"(?P<date>(?i:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-zA-Z]*\.?\s+\d{1,2})\s*-"
+                       r"|(?P<region2>[A-Z][A-Za-z.]{1,5}(?: [A-Z][A-Za-z.]{1,5})?)\s*(?:\(|-|—|–))")
 F_TITLE = 2.0
 F_LEAD = 2.0
 F_DATELINE = 3.0
@@ -107,6 +110,8 @@ class _Mention:
     ner: Optional[str] = None
     resolved_by_context: bool = False
     modifier: bool = False
+    #: dateline city followed by its region ("SPRINGFIELD, Ill."): candidates must lie in one of these
+    within: Optional[Set[str]] = None
 
 
 @dataclass
@@ -393,28 +398,39 @@ class Tagger:
         return out
 
     def _dateline_region(self, f: _Field, out: List[_Mention]) -> None:
-        """Wire datelines "SANTA CRUZ, Calif., Feb 26 -": the region part (AP abbreviation or a gazetteer
-        name) becomes a dateline mention; the city part is marked as dateline."""
+        """Wire datelines "SANTA CRUZ, Calif., Feb 26 -": the region part (AP abbreviation, postal code or a
+        gazetteer name) becomes a dateline mention; the city part is marked as dateline and must lie in
+        that region (RIPLEY, W. Va. is not Ripley, England)."""
         mt = _DATELINE.match(f.text[:120])
         if not mt:
             return
         # a dateline place in any case ("Oklahoma City, March 3 -") counts as dateline
-        for m in out:
-            if m.start >= mt.start("city") and m.end <= mt.end("city"):
-                m.dateline = True
-        if not mt.group("region"):
+        city_ms = [m for m in out if m.start >= mt.start("city") and m.end <= mt.end("city")]
+        for m in city_ms:
+            m.dateline = True
+        grp = "region" if mt.group("region") else "region2"
+        if not mt.group(grp):
             return
-        reg = mt.group("region").strip()
-        rid = self.gazetteer.dateline_abbr.get(reg.lower())
-        if rid is None:
-            return
-        for m in out:
-            if m.start >= mt.start("region") and m.end <= mt.end("region"):
+        reg = mt.group(grp).strip()
+        rid = self.gazetteer.dateline_region(reg)
+        inside = [m for m in out if m.start >= mt.start(grp) and m.end <= mt.end(grp)]
+        if rid is None and grp == "region2":
+            return      # only a known state/province abbreviation makes "CITY, Xx. (" a dateline
+        if rid is not None:
+            for m in inside:
+                out.remove(m)     # "PA" is Pennsylvania here, not a namesake town
+            alias = Alias(reg, "en", rid, "name")
+            out.append(_Mention(entry_ids=[rid], alias=alias, field="text", start=mt.start(grp),
+                                end=mt.start(grp) + len(reg), text=reg, tok_start=-1, tok_end=-1, dateline=True))
+            container = {rid}
+        elif inside and all(m.status != "rejected" for m in inside):
+            for m in inside:
                 m.dateline = True
-                return
-        alias = Alias(reg, "en", rid, "name")
-        out.append(_Mention(entry_ids=[rid], alias=alias, field="text", start=mt.start("region"),
-                            end=mt.start("region") + len(reg), text=reg, tok_start=-1, tok_end=-1, dateline=True))
+            container = {e for m in inside for e in m.entry_ids}
+        else:
+            return
+        for m in city_ms:
+            m.within = container
 
     @staticmethod
     def _case_ok(a: Alias, stext: str) -> bool:
@@ -488,7 +504,8 @@ class Tagger:
         for m in ms:
             if m.status == "accepted" and m.chosen:
                 add_ctx(self.gazetteer.entries[m.chosen])
-            elif m.status != "rejected" and len(m.entry_ids) == 1:
+            elif m.status != "rejected" and len(m.entry_ids) == 1 and m.alias.atype != "currency":
+                # (a currency names no place: dollars are paid in Canada as in the US)
                 e = self.gazetteer.entries[m.entry_ids[0]]
                 if not (e.ambiguous or e.needs_support):
                     add_ctx(e)
@@ -503,6 +520,12 @@ class Tagger:
         for m in sorted(ms, key=lambda m: len(m.entry_ids) > 1):
             if m.status in ("rejected", "accepted"):
                 continue
+            if m.within is not None:
+                kept = [e for e in m.entry_ids if any(self.gazetteer.contains(c, e) for c in m.within)]
+                if not kept:
+                    m.status, m.reason = "rejected", "dateline region contains no place of this name"
+                    continue
+                m.entry_ids = kept
             cands = [self.gazetteer.entries[e] for e in m.entry_ids]
 
             def support(e: RegionEntry) -> float:
@@ -519,8 +542,13 @@ class Tagger:
                 # same-country context is weak evidence against a much larger namesake (LONDON dateline
                 # + "Quebec" in the text is still London, UK); a named ancestor ("London, Ontario") is strong
                 cc = (e.country_code or "").lower()
-                same_country = min(1.5, 1.0 * ctx_countries.get(cc, 0))
                 named_ancestor = 3.0 * sum(1 for a in e.ancestors if a in ctx_ids and a != cc)
+                if m.dateline and m.within is None and not adj_cc:
+                    # a dateline city standing alone is one well known by itself: other countries the
+                    # story mentions say little about it (LONDON + "Canadian dlr" is London, England);
+                    # a named province/state still does (VICTORIA ... British Columbia)
+                    return min(0.5, 0.5 * ctx_countries.get(cc, 0)) + named_ancestor + math.log10(e.population + 10)
+                same_country = min(1.5, 1.0 * ctx_countries.get(cc, 0))
                 adjacent = 3.0 if cc in adj_cc else 0.0
                 return same_country + named_ancestor + adjacent + math.log10(e.population + 10)
 
