@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     # spikes
     bucket_seconds: int = Field(3600, ge=60, description="Count bucket size for spike detection (seconds)")
     allowed_lateness_seconds: int = Field(6 * 3600, ge=0, description="How late an item may arrive and still count")
+    reorder_idle_seconds: float = Field(15.0, gt=0, description="The spike detector orders counts by event time "
+                                        "across news.enriched partitions; a partition silent this long (wall clock) "
+                                        "stops holding the others back")
 
     log_level: str = Field("INFO", description="Python logging level")
 

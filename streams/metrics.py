@@ -35,6 +35,9 @@ class Metrics:
         self.alerts = Counter("surgewatch_alerts_total", "Alert state changes emitted", ["state", "severity"],
                               registry=r)
         self.active_keys = Gauge("surgewatch_spike_keys", "Count keys tracked by the spike detector", registry=r)
+        self.reorder_buffered = Gauge("surgewatch_spike_reorder_buffered_events",
+                                      "Count events held until every input partition has passed their event time",
+                                      registry=r)
         self.consumer_lag = Gauge("surgewatch_consumer_lag_messages", "Messages behind the log end per topic",
                                   ["topic"], registry=r)
         self.last_item_timestamp = Gauge("surgewatch_last_item_timestamp_seconds",

@@ -167,6 +167,7 @@ class CountEvent(faust.Record, serializer="json"):
     article: ArticleRef
     co_tags: List[str] = []
     outlet: Optional[str] = None
+    lane: Optional[int] = None             # news.enriched partition the item came from (event-time ordering)
     schema_version: int = SCHEMA_VERSION
 
 

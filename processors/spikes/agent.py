@@ -14,10 +14,12 @@ from processors.index.agent import decode_enriched
 from processors.index.documents import alert_doc_id, alert_document
 from processors.index.setup import alias
 from processors.index.writer import BulkWriter, async_client
+from processors.spikes.reorder import EventTimeReorderer
 
 log = logging.getLogger(__name__)
 STAGE = "spikes"
 COMPACT_EVERY_SECONDS = 600.0
+TICK_KEY = b"__tick__"      # wake-up messages on news.counts (no count; releases held events of idle partitions)
 
 
 def register(ctx: StageContext) -> Any:
@@ -46,7 +48,9 @@ def register_counter(ctx: StageContext) -> Any:
         except Exception as exc:  # noqa: BLE001
             await send_dead_letter(ctx.deadletter, metrics, "count", "bad_record", str(exc), event.value, event)
             return
+        lane = getattr(getattr(event, "message", None), "partition", None)
         for ce in counted:
+            ce.lane = lane
             await ctx.counts.send(key=ce.key.encode("utf-8"), value=ce.dumps())
 
     return count_keys
@@ -69,22 +73,72 @@ def register_detector(ctx: StageContext) -> Any:
                                          kibana_url=settings.kibana_url, news_index=f"{settings.index_prefix}-news")
         return holder["p"]
 
+    # Count events reach the detector in arrival order, which can be hours of event time apart across the
+    # news.enriched partitions (a replay, a worker catching up); they are released in event-time order once every
+    # active partition has passed them (reorder.py). Held events stay un-acked, so a restart re-delivers them.
+    buffers: dict[int, EventTimeReorderer] = {}
+
+    def buffer_for(partition: int) -> EventTimeReorderer:
+        buf = buffers.get(partition)
+        if buf is None:
+            buf = buffers[partition] = EventTimeReorderer(idle_seconds=settings.reorder_idle_seconds)
+            buf.expect(range(settings.topic_partitions))
+        return buf
+
+    counts_topics = set(getattr(ctx.counts, "topics", ()) or ())
+
+    @app.on_partitions_revoked.connect
+    async def drop_held(sender: Any, revoked: Any, **kwargs: Any) -> None:
+        # held events of a revoked partition are un-acked: its next owner (maybe this worker) gets them again
+        for tp in revoked:
+            if tp.topic in counts_topics:
+                buffers.pop(tp.partition, None)
+
     @app.agent(ctx.counts, name="detect_spikes")
     async def detect_spikes(stream: Any) -> None:
         s = stream.noack()   # ack after state and alerts are written (see count_keys)
         async for event in s.events():
-            await detect(event)
-            await s.ack(event)
+            # a held event is handled while another event of the same counts partition is current, so table
+            # writes go to the right changelog partition
+            buf = buffer_for(event.message.partition)
+            if event.key != TICK_KEY:
+                ce = await decode_count(event)
+                if ce is None:
+                    await s.ack(event)
+                else:
+                    buf.push(ce.lane if ce.lane is not None else -1, parse_time(ce.published_at).timestamp(),
+                             (event, ce))
+            for held, held_ce in buf.pop_ready():
+                await detect(held, held_ce)
+                await s.ack(held)
+            if event.key == TICK_KEY:
+                await s.ack(event)
+            metrics.reorder_buffered.set(sum(len(b) for b in buffers.values()))
 
-    last_compact = [time.monotonic()]
+    @app.timer(interval=max(1.0, settings.reorder_idle_seconds / 4))
+    async def reorder_tick() -> None:
+        # wakes the detector when its inputs go quiet, so held events are released once partitions are idle
+        for p in range(settings.counts_partitions):
+            await ctx.counts.send(key=TICK_KEY, value=b"{}", partition=p)
 
-    async def detect(event: Any) -> None:
-        t0 = time.perf_counter()
-        metrics.items_in.labels(stage=STAGE).inc()
+    async def decode_count(event: Any) -> Any:
         try:
             ce = CountEvent.loads(event.value)
             if not isinstance(ce, CountEvent):
                 raise ValueError("not a CountEvent")
+            parse_time(ce.published_at)
+            return ce
+        except Exception as exc:  # noqa: BLE001
+            metrics.items_in.labels(stage=STAGE).inc()
+            await send_dead_letter(ctx.deadletter, metrics, STAGE, "bad_record", repr(exc), event.value, event)
+            return None
+
+    last_compact = [time.monotonic()]
+
+    async def detect(event: Any, ce: CountEvent) -> None:
+        t0 = time.perf_counter()
+        metrics.items_in.labels(stage=STAGE).inc()
+        try:
             proc = processor()
             alerts = list(proc.process(ce))
             alerts.extend(proc.tick(parse_time(ce.published_at)))
