@@ -47,6 +47,19 @@ def ensure_topics(settings: Settings) -> list[str]:
         cli.close()
 
 
+def delete_consumer_group(settings: Settings, group: str) -> bool:
+    """Delete a consumer group and its committed offsets (the demo's fresh start: offsets of deleted topics would
+    otherwise outlive them on brokers that keep them). False when there was no such group."""
+    cli = admin(settings)
+    try:
+        if group not in {g["group_id"] for g in cli.list_groups()}:
+            return False
+        cli.delete_groups([group])
+        return True
+    finally:
+        cli.close()
+
+
 def delete_topics_with_prefix(settings: Settings, prefixes: list[str]) -> list[str]:
     """Delete topics whose names start with any prefix (used by the demo to start from zero)."""
     cli = admin(settings)
