@@ -236,3 +236,20 @@ def test_standalone_dateline_city_is_the_prominent_namesake(tagger: Tagger) -> N
     # ... but a dateline that names its region still wins
     res = tagger.tag_text("", "LONDON, Ontario, March 2 - The company said profits rose.", "en")
     assert "ca" in countries(res) and "gb" not in countries(res)
+
+
+def test_currency_of_an_amount_is_not_what_the_item_is_about(tagger: Tagger) -> None:
+    res = tagger.tag_text("BANK ISSUES 40 MLN AUSTRALIAN DLR EUROBOND",
+                          "FRANKFURT, March 19 - A German bank is issuing a 40 mln Australian dlr eurobond and "
+                          "300 mln Danish crowns of notes, the lead manager said.", "en")
+    assert countries(res) == ["de"], ids(res.regions)
+    assert {"region:au", "region:dk"} <= set(ids(res.mentioned_regions))
+    # the currency's own market is about its country
+    res = tagger.tag_text("Saudi riyal deposit rates ease", "Saudi riyal interbank deposit rates eased.", "en")
+    assert "sa" in countries(res)
+
+
+def test_nz_abbreviation(tagger: Tagger) -> None:
+    res = tagger.tag_text("N.Z. WEEKLY T-BILL TENDER", "WELLINGTON, April 6 - The N.Z. Reserve Bank said it "
+                                                       "will offer bills at its weekly tender.", "en")
+    assert countries(res) == ["nz"], ids(res.regions)

@@ -110,6 +110,7 @@ class _Mention:
     ner: Optional[str] = None
     resolved_by_context: bool = False
     modifier: bool = False
+    denomination: bool = False
     #: dateline city followed by its region ("SPRINGFIELD, Ill."): candidates must lie in one of these
     within: Optional[Set[str]] = None
 
@@ -189,6 +190,7 @@ class Tagger:
         self.blocking_next_en = {w.lower() for w in cfg.get("blocking_next_en") or []}
         self.blocking_next_ru = {self.lemmatizer.lemma(w) for w in cfg.get("blocking_next_ru") or []}
         self.first_names = set(cfg.get("person_first_names") or [])
+        self.currency_words = {w.lower() for w in taxonomy.countries.get("_currency_words_en") or []}
         self.neighbours = self._neighbours()
         self._ner = nlp_en.get_pipe("ner") if "ner" in nlp_en.pipe_names else None
         self._build_matchers()
@@ -389,8 +391,15 @@ class Tagger:
             if alias.atype == "abbr" and e < len(doc) and doc[e].is_alpha and doc[e].lower_ not in NOT_MODIFIED:
                 # "U.S. soybeans", "U.K. banks": an abbreviation used as a modifier weighs like an adjective
                 m.modifier = True
-            if alias.atype == "currency" and not (s > 0 and (doc[s - 1].like_num or doc[s - 1].lower_ in QUANTITY_WORDS)):
+            amount_before = s > 0 and (doc[s - 1].like_num or doc[s - 1].lower_ in QUANTITY_WORDS)
+            if alias.atype == "currency" and not amount_before:
                 continue
+            if (amount_before and alias.atype in ("name", "abbr", "demonym") and e < len(doc)
+                    and doc[e].lower_ in self.currency_words):
+                # "a 40 mln Australian dlr eurobond", "300 mln Danish crowns": the country only names the
+                # currency an amount is counted in (the market of that currency is another matter:
+                # "Saudi riyal deposit rates" keeps its weight)
+                m.denomination = True
             out.append(m)
         if f.name == "text" and route != "ru":
             self._dateline_region(f, out)
@@ -658,7 +667,9 @@ class Tagger:
             s = 0.0
             for m in mm:
                 w = W_ALIAS["demonym"] if m.modifier else W_ALIAS.get(m.alias.atype, 1.0)
-                if m.field == "title":
+                if m.denomination:
+                    w = 0.0
+                elif m.field == "title":
                     w = F_TITLE          # in the title even an adjective ("SAUDI RIYAL ...") names the topic
                 elif m.dateline:
                     w *= F_DATELINE
