@@ -253,3 +253,15 @@ def test_nz_abbreviation(tagger: Tagger) -> None:
     res = tagger.tag_text("N.Z. WEEKLY T-BILL TENDER", "WELLINGTON, April 6 - The N.Z. Reserve Bank said it "
                                                        "will offer bills at its weekly tender.", "en")
     assert countries(res) == ["nz"], ids(res.regions)
+
+
+def test_city_inside_a_company_name_is_not_what_the_item_is_about(tagger: Tagger) -> None:
+    res = tagger.tag_text("", "LONDON, March 12 - Toyota Motor Credit Corp is issuing a 23 billion yen eurobond, "
+                              "the lead manager said. Toyota said the proceeds would refinance debt in Japan.", "en")
+    assert "region:gn-1849814" not in ids(res.regions)       # Toyota (city)
+    res = tagger.tag_text("", "VANCOUVER, March 20 - Houston Metals Corp said drilling would begin.", "en")
+    assert countries(res) == ["ca"], ids(res.regions)
+    # a city's own local companies do not hide the city
+    res = tagger.tag_text("", "Drivers of the Springfield Bus Co. in Springfield, Ohio, said the route would end.", "en")
+    assert "region:us-oh" in ids(res.regions + res.mentioned_regions)
+    assert any(t.kind == "city" and t.country_code == "US" for t in res.regions + res.mentioned_regions)

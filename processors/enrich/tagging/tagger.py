@@ -111,6 +111,7 @@ class _Mention:
     resolved_by_context: bool = False
     modifier: bool = False
     denomination: bool = False
+    org_name: bool = False
     #: dateline city followed by its region ("SPRINGFIELD, Ill."): candidates must lie in one of these
     within: Optional[Set[str]] = None
 
@@ -191,6 +192,7 @@ class Tagger:
         self.blocking_next_ru = {self.lemmatizer.lemma(w) for w in cfg.get("blocking_next_ru") or []}
         self.first_names = set(cfg.get("person_first_names") or [])
         self.currency_words = {w.lower() for w in taxonomy.countries.get("_currency_words_en") or []}
+        self.company_forms = {w.lower().rstrip(".") for w in cfg.get("company_forms_en") or []}
         self.neighbours = self._neighbours()
         self._ner = nlp_en.get_pipe("ner") if "ner" in nlp_en.pipe_names else None
         self._build_matchers()
@@ -391,6 +393,8 @@ class Tagger:
             if alias.atype == "abbr" and e < len(doc) and doc[e].is_alpha and doc[e].lower_ not in NOT_MODIFIED:
                 # "U.S. soybeans", "U.K. banks": an abbreviation used as a modifier weighs like an adjective
                 m.modifier = True
+            if route != "ru" and self._in_company_name(doc, e):
+                m.org_name = True
             amount_before = s > 0 and (doc[s - 1].like_num or doc[s - 1].lower_ in QUANTITY_WORDS)
             if alias.atype == "currency" and not amount_before:
                 continue
@@ -453,6 +457,18 @@ class Tagger:
             return any(w[:1].isupper() for w in stext.split())
         return stext[:1].isupper()
 
+    def _in_company_name(self, doc: Doc, e: int) -> bool:
+        """The place name is part of a company name: capitalised words after it end in a legal-form word
+        ("Toyota Motor Credit Corp", "Cyprus Minerals Co", "Houston Metals Corp", "Hudson's Bay Co")."""
+        for k in range(e, min(e + 5, len(doc))):
+            t = doc[k]
+            if t.lower_.rstrip(".") in self.company_forms and t.text[:1].isupper():
+                return k > e or False
+            if t.text in ("&", "'s", "’s", "-") or (t.is_alpha and t.text[:1].isupper()):
+                continue
+            return False
+        return False
+
     @staticmethod
     def _is_dateline(doc: Doc, s: int, e: int) -> bool:
         # "NEW YORK, Feb 26 -" / "MOSCOW (Reuters) -": the place opens the text, upper case, then , ( or -
@@ -494,6 +510,15 @@ class Tagger:
                 if block and nxt.text[:1].isupper() == (route != "ru") or (route == "ru" and block):
                     m.status, m.reason = "rejected", f"building/institution: '{m.text} {nxt.text}'"
                     continue
+        # a city named only inside a company name ("Toyota Motor Credit Corp", then "Toyota said") is a
+        # place mention without weight: kept as evidence, never what the item is about by itself
+        org = {m.text.lower() for m in ms if m.org_name}
+        for m in ms:
+            if org and not m.dateline and m.text.lower() in org and \
+                    all(self.gazetteer.entries[e].kind == "city" for e in m.entry_ids):
+                m.org_name = True
+            elif m.org_name and (m.dateline or not all(self.gazetteer.entries[e].kind == "city" for e in m.entry_ids)):
+                m.org_name = False   # countries in company names keep their weight (Japan Air Lines Co)
 
     # ------------------------------------------------------------------ regions: resolution
     def _resolve(self, ms: List[_Mention], fields: List[_Field], route: str, ner_ready: bool) -> None:
@@ -667,7 +692,7 @@ class Tagger:
             s = 0.0
             for m in mm:
                 w = W_ALIAS["demonym"] if m.modifier else W_ALIAS.get(m.alias.atype, 1.0)
-                if m.denomination:
+                if m.denomination or m.org_name:
                     w = 0.0
                 elif m.field == "title":
                     w = F_TITLE          # in the title even an adjective ("SAUDI RIYAL ...") names the topic
