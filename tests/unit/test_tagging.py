@@ -265,3 +265,21 @@ def test_city_inside_a_company_name_is_not_what_the_item_is_about(tagger: Tagger
     res = tagger.tag_text("", "Drivers of the Springfield Bus Co. in Springfield, Ohio, said the route would end.", "en")
     assert "region:us-oh" in ids(res.regions + res.mentioned_regions)
     assert any(t.kind == "city" and t.country_code == "US" for t in res.regions + res.mentioned_regions)
+
+
+@pytest.mark.parametrize("text,macro", [
+    ("Latin American debtor nations met creditor banks.", "region:latin-america"),
+    ("South American fish meal producers raised output.", "region:south-america"),
+    ("Exports to Southeast Asia and the Far East rose.", "region:southeast-asia"),
+    ("Coffee growers in Central America expect rain.", "region:central-america"),
+])
+def test_world_regions_are_not_america(tagger: Tagger, text: str, macro: str) -> None:
+    res = tagger.tag_text("", text, "en")
+    got = ids(res.regions + res.mentioned_regions)
+    assert macro in got and "region:us" not in got, got
+
+
+def test_latin_america_in_russian_is_not_the_us(tagger: Tagger) -> None:
+    res = tagger.tag_text("", "Страны Латинской Америки обсудили долги.", "ru")
+    got = ids(res.regions + res.mentioned_regions)
+    assert "region:latin-america" in got and "region:us" not in got, got

@@ -204,6 +204,10 @@ class Gazetteer:
                 self._alias(n, "en", e.id, "name")
             for n in [m.get("ru")] + list(m.get("aliases_ru") or []):
                 self._alias(n, "ru", e.id, "name")
+            for n in m.get("dem_en") or []:
+                self._alias(n, "en", e.id, "demonym")
+            for n in m.get("dem_ru") or []:
+                self._alias(n, "ru", e.id, "demonym")
 
     def _build_russia(self) -> None:
         ru = self.taxonomy.russia
