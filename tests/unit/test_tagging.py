@@ -283,3 +283,23 @@ def test_latin_america_in_russian_is_not_the_us(tagger: Tagger) -> None:
     res = tagger.tag_text("", "Страны Латинской Америки обсудили долги.", "ru")
     got = ids(res.regions + res.mentioned_regions)
     assert "region:latin-america" in got and "region:us" not in got, got
+
+
+def test_agreement_named_after_a_city_is_not_about_the_city(tagger: Tagger) -> None:
+    res = tagger.tag_text("", "WASHINGTON, March 25 - The Treasury secretary said he stood by the Paris accord "
+                              "among industrial nations. The Paris agreement and the Paris Club talks on debt "
+                              "were discussed by U.S. officials.", "en")
+    assert "fr" not in countries(res), ids(res.regions)
+    assert "us" in countries(res)
+
+
+def test_common_word_written_in_lower_case_elsewhere_is_not_a_town(tagger: Tagger) -> None:
+    res = tagger.tag_text("COCOA FUTURES FALL", "LONDON, April 3 - Cocoa futures fell to session lows as "
+                                                "cocoa traders in the U.S. sold.", "en")
+    assert "region:gn-4151440" not in ids(res.regions + res.mentioned_regions)    # Cocoa, Florida
+
+
+def test_acronym_in_mixed_case_text_is_not_a_town(tagger: Tagger) -> None:
+    res = tagger.tag_text("", "LONDON, March 31 - Coffee producers in Brazil met ahead of the ICO council, "
+                              "ICO delegates said.", "en")
+    assert not any(t.kind == "city" and t.country_code == "BR" for t in res.regions + res.mentioned_regions)

@@ -193,6 +193,7 @@ class Tagger:
         self.first_names = set(cfg.get("person_first_names") or [])
         self.currency_words = {w.lower() for w in taxonomy.countries.get("_currency_words_en") or []}
         self.company_forms = {w.lower().rstrip(".") for w in cfg.get("company_forms_en") or []}
+        self.event_nouns = {w.lower() for w in cfg.get("named_after_city_en") or []}
         self.neighbours = self._neighbours()
         self._ner = nlp_en.get_pipe("ner") if "ner" in nlp_en.pipe_names else None
         self._build_matchers()
@@ -393,7 +394,10 @@ class Tagger:
             if alias.atype == "abbr" and e < len(doc) and doc[e].is_alpha and doc[e].lower_ not in NOT_MODIFIED:
                 # "U.S. soybeans", "U.K. banks": an abbreviation used as a modifier weighs like an adjective
                 m.modifier = True
-            if route != "ru" and self._in_company_name(doc, e):
+            if route != "ru" and (self._in_company_name(doc, e) or
+                                  (e < len(doc) and doc[e].lower_ in self.event_nouns)):
+                # "Toyota Motor Credit Corp"; "the Paris accord", "the Paris Club": the name of a company,
+                # an agreement or a body, not the place
                 m.org_name = True
             amount_before = s > 0 and (doc[s - 1].like_num or doc[s - 1].lower_ in QUANTITY_WORDS)
             if alias.atype == "currency" and not amount_before:
@@ -482,9 +486,28 @@ class Tagger:
     # ------------------------------------------------------------------ regions: traps
     def _filter_traps(self, ms: List[_Mention], fields: List[_Field], route: str) -> None:
         docs = {f.name: f.doc for f in fields}
+        lower_words: Optional[Set[str]] = None
+        caps_field: Dict[str, bool] = {}
         for m in ms:
             if m.tok_start < 0:
                 continue
+            if route != "ru" and m.alias.atype == "city" and not m.dateline and \
+                    all(self.gazetteer.entries[e].needs_support for e in m.entry_ids):
+                if m.field not in caps_field:
+                    letters = [c for c in docs[m.field].text if c.isalpha()]
+                    caps_field[m.field] = sum(c.isupper() for c in letters) > 0.6 * max(1, len(letters))
+                if m.text.isupper() and len(m.text) <= 4 and not caps_field[m.field]:
+                    # "ICO", "SAMA" in mixed-case text: an acronym, not the town Ico or Sama
+                    m.status, m.reason = "rejected", "acronym in capitals"
+                    continue
+                if m.tok_end - m.tok_start == 1:
+                    if lower_words is None:
+                        lower_words = {t.lower_ for f in fields if f.doc is not None for t in f.doc
+                                       if t.is_alpha and t.text.islower()}
+                    if m.text.lower() in lower_words:
+                        # "Cocoa futures fell ... cocoa prices": the item itself writes the word in lower case
+                        m.status, m.reason = "rejected", f"common word: '{m.text.lower()}' in lower case elsewhere"
+                        continue
             doc = docs[m.field]
             prev = doc[m.tok_start - 1] if m.tok_start > 0 else None
             nxt = doc[m.tok_end] if m.tok_end < len(doc) else None
