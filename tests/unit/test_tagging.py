@@ -303,3 +303,19 @@ def test_acronym_in_mixed_case_text_is_not_a_town(tagger: Tagger) -> None:
     res = tagger.tag_text("", "LONDON, March 31 - Coffee producers in Brazil met ahead of the ICO council, "
                               "ICO delegates said.", "en")
     assert not any(t.kind == "city" and t.country_code == "BR" for t in res.regions + res.mentioned_regions)
+
+
+def test_korea_alone_is_south_korea(tagger: Tagger) -> None:
+    # "Korea" is the head of both ISO names (Korea, Republic of / Korea, Democratic People's Republic of);
+    # only the curated alias makes it South Korea, whatever neighbours the item names
+    res = tagger.tag_text("", "The U.S. trade deficit with Taiwan and Korea widened, South Korean officials said.", "en")
+    got = ids(res.regions + res.mentioned_regions)
+    assert "region:kr" in got and "region:kp" not in got, got
+
+
+def test_new_england_and_english(tagger: Tagger) -> None:
+    res = tagger.tag_text("", "NEW YORK, March 18 - New England Electric System expects higher spending.", "en")
+    assert countries(res) == ["us"], ids(res.regions)
+    res = tagger.tag_text("", "WASHINGTON, March 2 - The agency wants filings written in plain English, officials said.",
+                          "en")
+    assert "gb" not in countries(res), ids(res.regions)

@@ -148,6 +148,16 @@ class Gazetteer:
                     capitals[cc] = c
         ru = _ru_translator("iso3166-1")
         curated = self.taxonomy.countries
+        # "Korea, Republic of" / "Korea, Democratic People's Republic of": a head before the comma that
+        # several countries share (or that is another country's name: Congo) is no alias of either,
+        # unless countries.yaml gives it to one of them
+        heads: Dict[str, int] = {}
+        for c in pycountry.countries:
+            names_en = {n for n in (c.name, getattr(c, "common_name", None), getattr(c, "official_name", None)) if n}
+            names_ru = {ru.gettext(n) for n in names_en}
+            for n in names_en | names_ru:
+                key = (n.split(",")[0] if "," in n else n).strip().lower()
+                heads[key] = heads.get(key, 0) + 1
         for c in pycountry.countries:
             a2 = c.alpha_2
             cur = curated.get(a2, {}) or {}
@@ -156,13 +166,13 @@ class Gazetteer:
             en_names = list(dict.fromkeys([n for n in (cur.get("en") or []) + [common, c.name, official] if n]))
             display = en_names[0] if cur.get("en") else (common or c.name)
             # pycountry's "Iran, Islamic Republic of" style names: keep the part before the comma too
-            if "," in c.name:
+            if "," in c.name and heads.get(c.name.split(",")[0].strip().lower(), 0) <= 1:
                 en_names.append(c.name.split(",")[0])
             ru_names = list(dict.fromkeys((cur.get("ru") or []) + [ru.gettext(c.name)] +
                                           ([ru.gettext(official)] if official else [])))
             ru_names = [n for n in ru_names if _CYRILLIC.search(n)]
             for n in list(ru_names):
-                if "," in n:
+                if "," in n and heads.get(n.split(",")[0].strip().lower(), 0) <= 1:
                     ru_names.append(n.split(",")[0])
             gco = gcountries.get(a2, {})
             cap = capitals.get(a2)
@@ -293,6 +303,10 @@ class Gazetteer:
                 self._alias(n, "en", e.id, "name")
             for n in [ru_name] + list(t.get("aliases_ru") or []):
                 self._alias(n, "ru", e.id, "name")
+            for n in t.get("dem_en") or []:
+                self._alias(n, "en", e.id, "demonym")
+            for n in t.get("dem_ru") or []:
+                self._alias(n, "ru", e.id, "demonym")
         self.dateline_abbr: Dict[str, str] = {}
         for abbr, code in (self.taxonomy.regions.get("dateline_abbreviations") or {}).items():
             if str(code).lower() in self.entries:
