@@ -319,3 +319,15 @@ def test_new_england_and_english(tagger: Tagger) -> None:
     res = tagger.tag_text("", "WASHINGTON, March 2 - The agency wants filings written in plain English, officials said.",
                           "en")
     assert "gb" not in countries(res), ids(res.regions)
+
+
+def test_city_name_right_before_a_legal_form_is_a_company(tagger: Tagger) -> None:
+    res = tagger.tag_text("NIPPON COLUMBIA SETS BONUS ISSUE", "TOKYO, March 31 - Nippon Columbia Co Ltd will make a "
+                                                               "bonus stock issue, Columbia said.", "en")
+    assert countries(res) == ["jp"], ids(res.regions)
+
+
+def test_central_bank_is_not_a_town(tagger: Tagger) -> None:
+    res = tagger.tag_text("ARGENTINE DEBT TALKS DIFFICULT - CENTRAL BANK",
+                          "BUENOS AIRES, March 13 - Central Bank President said talks with U.S. banks were hard.", "en")
+    assert not any(t.kind == "city" and t.country_code == "US" for t in res.regions + res.mentioned_regions)

@@ -467,7 +467,7 @@ class Tagger:
         for k in range(e, min(e + 5, len(doc))):
             t = doc[k]
             if t.lower_.rstrip(".") in self.company_forms and t.text[:1].isupper():
-                return k > e or False
+                return True
             if t.text in ("&", "'s", "’s", "-") or (t.is_alpha and t.text[:1].isupper()):
                 continue
             return False
