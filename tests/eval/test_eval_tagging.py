@@ -26,10 +26,9 @@ def tagger():
 def test_reuters_country_f1(tagger) -> None:
     r = eval_reuters(tagger, SHARED, limit=1000)
     assert r["docs"] == 1000
-    # regression guard: measured 0.910 on these 1000 docs (0.914 on all 8,775)
-    assert r["f1"] >= 0.90, r
-    if r["f1"] < FLOORS["reuters_f1"]:
-        pytest.xfail(f"Reuters country F1 {r['f1']:.4f} is below the {FLOORS['reuters_f1']} floor (known gap)")
+    # the project floor, asserted on these 1000 docs: measured 0.921 here (0.9355 on all 8,775 docs with
+    # `surgewatch eval tagging`)
+    assert r["f1"] >= FLOORS["reuters_f1"], r
 
 
 @pytest.mark.skipif(not (CORPORA / "nerel" / "dev.jsonl").exists(), reason="NEREL not present")
