@@ -35,6 +35,8 @@ class Metrics:
         self.alerts = Counter("surgewatch_alerts_total", "Alert state changes emitted", ["state", "severity"],
                               registry=r)
         self.active_keys = Gauge("surgewatch_spike_keys", "Count keys tracked by the spike detector", registry=r)
+        self.late_events = Counter("surgewatch_spike_late_events_total",
+                                   "Count events older than the allowed lateness (ignored by the detector)", registry=r)
         self.reorder_buffered = Gauge("surgewatch_spike_reorder_buffered_events",
                                       "Count events held until every input partition has passed their event time",
                                       registry=r)

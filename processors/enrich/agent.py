@@ -18,6 +18,11 @@ log = logging.getLogger(__name__)
 STAGE = "enrich"
 
 
+def _lane(event: Any, partitions: int) -> int | None:
+    part = getattr(getattr(event, "message", None), "partition", None)
+    return None if part is None else int(part) % partitions
+
+
 def register(ctx: StageContext) -> Any:
     settings, metrics = ctx.settings, ctx.metrics
     executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tagger")
@@ -78,7 +83,10 @@ def register(ctx: StageContext) -> Any:
             except Exception as exc:  # noqa: BLE001
                 await send_dead_letter(ctx.deadletter, metrics, STAGE, "enrich_error", repr(exc), ev.value, ev)
                 continue
-            await ctx.enriched.send(key=enriched.id.encode("utf-8"), value=enriched.dumps())
+            # same partition number as the raw item: each news.enriched partition keeps its news.raw partition's
+            # order, which the spike detector's event-time ordering relies on (one lane per partition)
+            await ctx.enriched.send(key=enriched.id.encode("utf-8"), value=enriched.dumps(),
+                                    partition=_lane(ev, settings.topic_partitions))
             metrics.items_out.labels(stage=STAGE).inc()
             for dim, tags in (("region", enriched.regions), ("community", enriched.communities),
                               ("topic", enriched.topics)):

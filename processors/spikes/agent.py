@@ -14,7 +14,7 @@ from processors.index.agent import decode_enriched
 from processors.index.documents import alert_doc_id, alert_document
 from processors.index.setup import alias
 from processors.index.writer import BulkWriter, async_client
-from processors.spikes.reorder import EventTimeReorderer
+from processors.spikes.reorder import EventTimeReorderer, OffsetOrderedAcks
 
 log = logging.getLogger(__name__)
 STAGE = "spikes"
@@ -75,8 +75,10 @@ def register_detector(ctx: StageContext) -> Any:
 
     # Count events reach the detector in arrival order, which can be hours of event time apart across the
     # news.enriched partitions (a replay, a worker catching up); they are released in event-time order once every
-    # active partition has passed them (reorder.py). Held events stay un-acked, so a restart re-delivers them.
+    # active partition has passed them (reorder.py). Acks go out in offset order only (Faust would otherwise commit
+    # past a held event), so a restart re-delivers everything still held.
     buffers: dict[int, EventTimeReorderer] = {}
+    ackers: dict[int, OffsetOrderedAcks] = {}
 
     def buffer_for(partition: int) -> EventTimeReorderer:
         buf = buffers.get(partition)
@@ -93,26 +95,39 @@ def register_detector(ctx: StageContext) -> Any:
         for tp in revoked:
             if tp.topic in counts_topics:
                 buffers.pop(tp.partition, None)
+                ackers.pop(tp.partition, None)
 
     @app.agent(ctx.counts, name="detect_spikes")
     async def detect_spikes(stream: Any) -> None:
-        s = stream.noack()   # ack after state and alerts are written (see count_keys)
+        s = stream.noack()   # acks only after state and alerts are written (see count_keys), in offset order
         async for event in s.events():
             # a held event is handled while another event of the same counts partition is current, so table
             # writes go to the right changelog partition
-            buf = buffer_for(event.message.partition)
-            if event.key != TICK_KEY:
+            part, offset = event.message.partition, event.message.offset
+            buf = buffer_for(part)
+            acks = ackers.setdefault(part, OffsetOrderedAcks())
+            if not acks.add(offset, event):
+                pass   # delivered again while its first delivery is still tracked (the consumer sought back)
+            elif event.key == TICK_KEY:
+                acks.done(offset)
+            else:
                 ce = await decode_count(event)
                 if ce is None:
-                    await s.ack(event)
+                    acks.done(offset)
                 else:
                     buf.push(ce.lane if ce.lane is not None else -1, parse_time(ce.published_at).timestamp(),
                              (event, ce))
-            for held, held_ce in buf.pop_ready():
+            # idle partitions stop holding the others back only once this reader has no backlog
+            try:
+                highwater = app.consumer.highwater(event.message.tp)
+            except Exception:  # noqa: BLE001 - no fetch position known yet
+                highwater = None
+            caught_up = highwater is None or offset + 1 >= highwater
+            for held, held_ce in buf.pop_ready(caught_up):
                 await detect(held, held_ce)
-                await s.ack(held)
-            if event.key == TICK_KEY:
-                await s.ack(event)
+                acks.done(held.message.offset)
+            for ready in acks.pop_ackable():
+                await s.ack(ready)
             metrics.reorder_buffered.set(sum(len(b) for b in buffers.values()))
 
     @app.timer(interval=max(1.0, settings.reorder_idle_seconds / 4))
@@ -140,7 +155,10 @@ def register_detector(ctx: StageContext) -> Any:
         metrics.items_in.labels(stage=STAGE).inc()
         try:
             proc = processor()
+            late_before = proc.late_events
             alerts = list(proc.process(ce))
+            if proc.late_events > late_before:
+                metrics.late_events.inc(proc.late_events - late_before)
             alerts.extend(proc.tick(parse_time(ce.published_at)))
             if time.monotonic() - last_compact[0] > COMPACT_EVERY_SECONDS:
                 # table writes must happen while handling an event (Faust routes them to its changelog partition)

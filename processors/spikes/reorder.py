@@ -6,8 +6,10 @@ Why: the detector decides on event-time buckets. When news.enriched is consumed 
 replay, a backfill, a worker catching up), one partition can run hours of event time ahead of another; fed in
 arrival order, the detector would see the lagging partitions' items as late (or drop them) and fire or resolve
 on half-filled buckets. The watermark is the minimum over lanes of the newest event time each lane has
-delivered (the usual low-watermark of stream processors); a lane that has delivered nothing for `idle_seconds`
-of wall time stops holding it back (an idle partition must not stall the detector)."""
+delivered (the usual low-watermark of stream processors). A lane that has delivered nothing for `idle_seconds`
+of wall time stops holding it back (an idle partition must not stall the detector), but only while the reader is
+caught up with its own input: a reader working through a backlog cannot tell a silent lane from one whose items
+are further down the backlog."""
 from __future__ import annotations
 
 import heapq
@@ -49,18 +51,61 @@ class EventTimeReorderer:
         st.last_seen = self.clock()
         heapq.heappush(self._heap, (event_time, next(self._seq), item))
 
-    def watermark(self) -> float:
-        """Lowest newest-event-time over the lanes that are not idle (+inf when every lane is idle)."""
+    def watermark(self, caught_up: bool = True) -> float:
+        """Lowest newest-event-time over the lanes that are not idle (+inf when every lane is idle); with
+        `caught_up=False` (the reader has a backlog) no lane counts as idle."""
         now = self.clock()
-        active = [st.newest for st in self.lanes.values() if now - st.last_seen <= self.idle_seconds]
+        active = [st.newest for st in self.lanes.values()
+                  if not caught_up or now - st.last_seen <= self.idle_seconds]
         return min(active) if active else math.inf
 
-    def pop_ready(self) -> List[Any]:
+    def pop_ready(self, caught_up: bool = True) -> List[Any]:
         """Items whose event time is at or below the watermark, oldest first (ties in arrival order)."""
-        wm = self.watermark()
+        wm = self.watermark(caught_up)
         out: List[Any] = []
         while self._heap and self._heap[0][0] <= wm:
             out.append(heapq.heappop(self._heap)[2])
+        return out
+
+    def __len__(self) -> int:
+        return len(self._heap)
+
+
+class OffsetOrderedAcks:
+    """Acknowledgements in offset order for one partition: consumes (offset, event) as received and `done(offset)`
+    in any order, produces the events that may be acknowledged now (the done prefix, lowest offset first). Held
+    events are finished out of offset order; acknowledging only the done prefix keeps the committed offset below
+    every unfinished event, whatever the consumer's own gap handling does. An offset delivered again (the consumer
+    seeks back after a restart or rebalance) is tracked once."""
+
+    def __init__(self) -> None:
+        self._heap: List[List[Any]] = []            # [offset, event, done, copies], a min-heap on offset
+        self._by_offset: Dict[int, List[Any]] = {}
+
+    def add(self, offset: int, event: Any) -> bool:
+        """Track a received event; False when its offset is already tracked (a re-delivery: the copy is released
+        for acknowledgement together with the first delivery, and needs no handling of its own)."""
+        known = self._by_offset.get(offset)
+        if known is not None:
+            known[3].append(event)
+            return False
+        entry = [offset, event, False, []]
+        heapq.heappush(self._heap, entry)
+        self._by_offset[offset] = entry
+        return True
+
+    def done(self, offset: int) -> None:
+        entry = self._by_offset.get(offset)
+        if entry is not None:
+            entry[2] = True
+
+    def pop_ackable(self) -> List[Any]:
+        out: List[Any] = []
+        while self._heap and self._heap[0][2]:
+            offset, event, _, copies = heapq.heappop(self._heap)
+            del self._by_offset[offset]
+            out.append(event)
+            out.extend(copies)
         return out
 
     def __len__(self) -> int:

@@ -14,7 +14,7 @@ from spikes_streams import T0, by_time, stream, surge  # noqa: E402
 
 from processors.spikes.keys import count_events  # noqa: E402
 from processors.spikes.processor import SpikeProcessor  # noqa: E402
-from processors.spikes.reorder import EventTimeReorderer  # noqa: E402
+from processors.spikes.reorder import EventTimeReorderer, OffsetOrderedAcks  # noqa: E402
 from streams.records import parse_time  # noqa: E402
 
 
@@ -57,6 +57,19 @@ def test_an_idle_lane_stops_holding_the_watermark_back() -> None:
     clock.t += 11
     assert r2.watermark() == math.inf
     assert r2.pop_ready() == ["q", "p"]
+
+
+def test_no_lane_counts_as_idle_while_the_reader_works_through_a_backlog() -> None:
+    clock = FakeClock()
+    r = EventTimeReorderer(idle_seconds=10, clock=clock)
+    r.expect([0, 1])
+    r.push(0, 50.0, "x")
+    clock.t += 30                            # lane 1 silent for 30 s, but its items may be further down the backlog
+    assert r.pop_ready(caught_up=False) == []
+    r.push(1, 40.0, "y")
+    assert r.pop_ready(caught_up=False) == ["y"]
+    clock.t += 30
+    assert r.pop_ready(caught_up=True) == ["x"]
 
 
 def test_a_late_item_behind_the_watermark_is_released_at_once() -> None:
@@ -134,3 +147,31 @@ def test_without_reordering_the_same_arrivals_lose_items() -> None:
         for ce in count_events(it):
             proc.process(ce)
     assert proc.late_events > 0
+
+
+def test_acks_go_out_in_offset_order_only() -> None:
+    acks = OffsetOrderedAcks()
+    for off in (10, 11, 12, 13):
+        acks.add(off, f"e{off}")
+    acks.done(12)
+    acks.done(13)
+    assert acks.pop_ackable() == []          # 10 and 11 are still held: nothing may be committed past them
+    acks.done(10)
+    assert acks.pop_ackable() == ["e10"]
+    acks.done(11)
+    assert acks.pop_ackable() == ["e11", "e12", "e13"]
+    assert len(acks) == 0
+    acks.done(99)                            # unknown offsets are ignored
+    assert acks.pop_ackable() == []
+
+
+def test_a_redelivered_offset_is_tracked_once_and_kept_in_offset_order() -> None:
+    acks = OffsetOrderedAcks()
+    assert acks.add(20, "a20") and acks.add(21, "a21")
+    assert acks.add(20, "again20") is False  # the consumer sought back: the first delivery stays the one tracked
+    assert acks.add(19, "a19")               # an older offset delivered after newer ones still goes first
+    acks.done(20)
+    acks.done(21)
+    assert acks.pop_ackable() == []
+    acks.done(19)
+    assert acks.pop_ackable() == ["a19", "a20", "again20", "a21"]   # the copy is acknowledged with the first
