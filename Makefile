@@ -17,7 +17,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 run: install
-	$(SW) run
+	$(SW) run --reset
 
 demo: install
 	$(SW) demo

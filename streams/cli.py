@@ -144,10 +144,12 @@ def demo(stream: Optional[str] = typer.Option(None, help="NDJSON of NewsItems (d
 
 @app.command()
 def run(stream: Optional[str] = typer.Option(None, help="NDJSON of NewsItems (default: the bundled sample)"),
-        speedup: float = typer.Option(0, help="Replay speed (0 = as fast as possible)")) -> None:
+        speedup: float = typer.Option(0, help="Replay speed (0 = as fast as possible)"),
+        reset: bool = typer.Option(False, "--reset", help="Wipe this namespace's topics, indices, consumer group and "
+                                   "detector state first (local stack only): a replay of the same stream alerts again")) -> None:
     """Start the stack and a worker, replay the stream, print alerts as they fire; Ctrl-C stops everything."""
     from streams.runner import run_forever
-    run_forever(settings(), stream, speedup)
+    run_forever(settings(), stream, speedup, reset)
 
 
 def _register(module: str, *apps: typer.Typer) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 from kafka import KafkaConsumer, TopicPartition
 
 from streams import topics
-from streams.config import Settings
+from streams.config import ConfigError, Settings
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +109,12 @@ def prepare(settings: Settings, reset: bool) -> None:
     from streams.stack import LocalStack
     LocalStack(settings).up()
     if reset:
-        delete_topics_with_prefix(settings, [settings.topic_prefix or "\0", settings.app_id + "-"])
+        if not settings.uses_local_stack:
+            raise ConfigError("refusing to wipe topics and indices on an external cluster (SURGEWATCH_KAFKA_BOOTSTRAP / "
+                              "SURGEWATCH_ES_URL are set): run without --reset")
+        # this namespace's topics by name (the prefix may be empty), the worker's changelogs, its group, indices
+        delete_topics_with_prefix(settings, [topics.name(settings, spec.base) for spec in topics.topic_specs(settings)]
+                                  + [settings.app_id + "-"])
         delete_consumer_group(settings, settings.app_id)
         delete_indices(settings)
         shutil.rmtree(settings.worker_data_dir, ignore_errors=True)
@@ -185,12 +190,12 @@ def _episodes(settings: Settings) -> int:
     return len({a.alert_id for a in tail_alerts(settings, from_beginning=True, follow=False, idle_ms=2000)})
 
 
-def run_forever(settings: Settings, stream: str | None, speedup: float) -> None:
+def run_forever(settings: Settings, stream: str | None, speedup: float, reset: bool = False) -> None:
     from streams.sources.producer import RawProducer
     from streams.sources.replay import replay
     from streams.subscribe import print_alert, tail_alerts
     path = Path(stream) if stream else bundled_stream()
-    prepare(settings, reset=False)
+    prepare(settings, reset=reset)
     procs = [start_worker(settings, settings.stack_dir / "worker.log")]
     prom = start_local_prometheus(settings)
     if prom is not None:
