@@ -102,16 +102,17 @@ def stop_process(proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
         proc.wait(10)
 
 
-def prepare(settings: Settings, reset: bool) -> None:
-    """Start the stack (when local), optionally wipe this namespace, then create topics and indices."""
+def prepare(settings: Settings, reset: bool, own_namespace: bool = False) -> None:
+    """Start the stack (when local), optionally wipe this namespace, then create topics and indices. On an external
+    cluster only a namespace of our own (the demo's) may be wiped."""
     from processors.index.setup import delete_indices, ensure_indices
     from streams.setup import delete_consumer_group, delete_topics_with_prefix, ensure_topics
     from streams.stack import LocalStack
+    if reset and not settings.uses_local_stack and not own_namespace:
+        raise ConfigError("refusing to wipe topics and indices on an external cluster (SURGEWATCH_KAFKA_BOOTSTRAP / "
+                          "SURGEWATCH_ES_URL are set): run without --reset")
     LocalStack(settings).up()
     if reset:
-        if not settings.uses_local_stack:
-            raise ConfigError("refusing to wipe topics and indices on an external cluster (SURGEWATCH_KAFKA_BOOTSTRAP / "
-                              "SURGEWATCH_ES_URL are set): run without --reset")
         # this namespace's topics by name (the prefix may be empty), the worker's changelogs, its group, indices
         delete_topics_with_prefix(settings, [topics.name(settings, spec.base) for spec in topics.topic_specs(settings)]
                                   + [settings.app_id + "-"])
@@ -166,7 +167,7 @@ def run_demo(settings: Settings, stream: str | None, timeout: float) -> tuple[di
     path = Path(stream) if stream else bundled_stream()
     items_in = count_lines(path)
     t0 = time.monotonic()
-    prepare(settings, reset=True)
+    prepare(settings, reset=True, own_namespace=True)
     proc = start_worker(settings, settings.stack_dir / f"{settings.app_id}-worker.log")
     summary: dict[str, Any] = {"items_in": items_in}
     try:
