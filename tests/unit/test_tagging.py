@@ -331,3 +331,21 @@ def test_central_bank_is_not_a_town(tagger: Tagger) -> None:
     res = tagger.tag_text("ARGENTINE DEBT TALKS DIFFICULT - CENTRAL BANK",
                           "BUENOS AIRES, March 13 - Central Bank President said talks with U.S. banks were hard.", "en")
     assert not any(t.kind == "city" and t.country_code == "US" for t in res.regions + res.mentioned_regions)
+
+
+def test_dateline_region_without_comma_before_the_date(tagger: Tagger) -> None:
+    res = tagger.tag_text("", "LAKE SUCCESS, N.Y. March 3 - Tender Loving Care said it extended the merger.", "en")
+    assert "region:us-ny" in ids(res.regions)
+
+
+def test_town_the_dateline_puts_elsewhere_stays_elsewhere(tagger: Tagger) -> None:
+    res = tagger.tag_text("", "LONDON, Ky. (WKYT) - London Police have arrested two people on theft charges.", "en")
+    assert countries(res) == ["us"], (ids(res.regions), ids(res.mentioned_regions))
+    assert "gb" not in {t.country_code.lower() for t in res.mentioned_regions if t.country_code}
+
+
+def test_acronym_in_an_all_caps_title_follows_the_body(tagger: Tagger) -> None:
+    res = tagger.tag_text("ICO MEETING ENDS WITHOUT ACCORD",
+                          "LONDON, March 2 - A meeting of the International Coffee Organization (ICO) ended, "
+                          "ICO delegates said.", "en")
+    assert not any(t.kind == "city" and t.country_code == "BR" for t in res.regions + res.mentioned_regions)

@@ -62,7 +62,7 @@ LANGUAGE_WORDS_EN = {"language", "languages", "speaking", "speakers"}
 LANGUAGE_LEMMAS_RU = {"язык", "язычный"}
 # "SANTA CRUZ, Calif., Feb 26 -", "LONDON, March 3 -", "SPRINGFIELD, Ill. (AP) -", "PARIS, Mo. — In 1999"
 _DATELINE = re.compile(r"^\s*(?P<city>[A-Z][A-Za-z .'’&-]{1,40}?)\s*,\s*(?:"
-                       r"(?:(?P<region>[A-Za-z][A-Za-z. ]{1,24}?)\s*,\s*)?"
+                       r"(?:(?P<region>[A-Za-z][A-Za-z. ]{1,24}?)\s*(?:,\s*|(?<=\.)\s+))?"
                        r"(?P<date>(?i:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-zA-Z]*\.?\s+\d{1,2})\s*-"
                        r"|(?P<region2>[A-Z][A-Za-z.]{1,5}(?: [A-Z][A-Za-z.]{1,5})?)\s*(?:\(|-|—|–))")
 F_TITLE = 2.0
@@ -533,6 +533,12 @@ class Tagger:
                 if block and nxt.text[:1].isupper() == (route != "ru") or (route == "ru" and block):
                     m.status, m.reason = "rejected", f"building/institution: '{m.text} {nxt.text}'"
                     continue
+        # what the running text shows to be an acronym or a common word is that in an all-caps title too
+        words = {m.text.lower() for m in ms if m.reason.startswith(("acronym", "common word"))}
+        for m in ms:
+            if words and m.status != "rejected" and not m.dateline and m.text.lower() in words and \
+                    all(self.gazetteer.entries[e].kind == "city" for e in m.entry_ids):
+                m.status, m.reason = "rejected", "common word/acronym (as written elsewhere in the item)"
         # a city named only inside a company name ("Toyota Motor Credit Corp", then "Toyota said") is a
         # place mention without weight: kept as evidence, never what the item is about by itself
         org = {m.text.lower() for m in ms if m.org_name}
@@ -692,13 +698,20 @@ class Tagger:
                 m.resolved_by_context = True
             else:
                 m.status, m.reason = "rejected", f"ambiguous name, NER says {label or 'nothing'}"
+        # the town a dateline places in another region ("LONDON, Ky.") is the same town further down
+        elsewhere = {m.text.lower() for m in ms if m.reason.startswith("dateline region")}
+        for m in ms:
+            if elsewhere and m.text.lower() in elsewhere and not m.dateline and m.status != "rejected" and \
+                    all(self.gazetteer.entries[e].kind == "city" for e in m.entry_ids):
+                m.status, m.reason, m.chosen = "rejected", "dateline region: the dateline puts this town elsewhere", None
         # a repeated surface form takes the decision of its accepted occurrence
         decided = {(m.text.lower(), tuple(m.entry_ids)): m for m in ms if m.status == "accepted"}
         for m in ms:
             if m.status in ("needs_ner",) and ner_ready:
                 m.status = "rejected"
             key = (m.text.lower(), tuple(m.entry_ids))
-            if m.status in ("rejected", "needs_ner") and key in decided and not m.reason.startswith(("person", "building")):
+            if m.status in ("rejected", "needs_ner") and key in decided and not m.reason.startswith(
+                    ("person", "building", "acronym", "common word", "dateline region")):
                 src = decided[key]
                 m.chosen, m.status, m.reason = src.chosen, "accepted", "same name accepted elsewhere in the item"
                 m.ner = src.ner
