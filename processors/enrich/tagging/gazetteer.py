@@ -106,6 +106,7 @@ class Gazetteer:
         self.aliases: List[Alias] = []
         self.country_by_alpha2: Dict[str, RegionEntry] = {}
         self.city_cfg: Dict[str, Any] = taxonomy.regions.get("cities", {})
+        self._chains: Dict[str, Tuple[str, ...]] = {}
         self._build()
 
     # ---------------------------------------------------------------- helpers
@@ -471,6 +472,9 @@ class Gazetteer:
 
     def chain(self, entry_id: str) -> List[str]:
         """Canonical ancestor chain for an entry (ids without prefix), nearest first, de-duplicated."""
+        hit = self._chains.get(entry_id)
+        if hit is not None:
+            return list(hit)
         e = self.entries[entry_id]
         out: List[str] = [a for a in e.ancestors if a != entry_id]
         stack = list(out)
@@ -480,6 +484,7 @@ class Gazetteer:
                 if b not in out and b != entry_id:
                     out.append(b)
                     stack.append(b)
+        self._chains[entry_id] = tuple(out)
         return out
 
 

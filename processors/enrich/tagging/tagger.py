@@ -74,6 +74,17 @@ ABOUT_REL = 0.2
 BASE_CONF = {"name": 0.85, "abbr": 0.85, "city": 0.75, "demonym": 0.6, "institution": 0.65, "currency": 0.4}
 
 
+def _written_lower(word: str, text: str) -> bool:
+    """True when `word` (lower case) occurs in `text` as a whole word written in lower case."""
+    i = text.find(word)
+    while i >= 0:
+        j = i + len(word)
+        if (i == 0 or not text[i - 1].isalpha()) and (j >= len(text) or not text[j].isalpha()):
+            return True
+        i = text.find(word, i + 1)
+    return False
+
+
 @dataclass
 class TagResult:
     """Tags of one item. language is ISO 639-1 (item.language wins when given)."""
@@ -486,7 +497,7 @@ class Tagger:
     # ------------------------------------------------------------------ regions: traps
     def _filter_traps(self, ms: List[_Mention], fields: List[_Field], route: str) -> None:
         docs = {f.name: f.doc for f in fields}
-        lower_words: Optional[Set[str]] = None
+        texts = {f.name: f.text for f in fields}
         caps_field: Dict[str, bool] = {}
         for m in ms:
             if m.tok_start < 0:
@@ -494,17 +505,14 @@ class Tagger:
             if route != "ru" and m.alias.atype == "city" and not m.dateline and \
                     all(self.gazetteer.entries[e].needs_support for e in m.entry_ids):
                 if m.field not in caps_field:
-                    letters = [c for c in docs[m.field].text if c.isalpha()]
+                    letters = [c for c in texts[m.field] if c.isalpha()]
                     caps_field[m.field] = sum(c.isupper() for c in letters) > 0.6 * max(1, len(letters))
                 if m.text.isupper() and len(m.text) <= 4 and not caps_field[m.field]:
                     # "ICO", "SAMA" in mixed-case text: an acronym, not the town Ico or Sama
                     m.status, m.reason = "rejected", "acronym in capitals"
                     continue
                 if m.tok_end - m.tok_start == 1:
-                    if lower_words is None:
-                        lower_words = {t.lower_ for f in fields if f.doc is not None for t in f.doc
-                                       if t.is_alpha and t.text.islower()}
-                    if m.text.lower() in lower_words:
+                    if any(_written_lower(m.text.lower(), t) for t in texts.values()):
                         # "Cocoa futures fell ... cocoa prices": the item itself writes the word in lower case
                         m.status, m.reason = "rejected", f"common word: '{m.text.lower()}' in lower case elsewhere"
                         continue
