@@ -349,3 +349,10 @@ def test_acronym_in_an_all_caps_title_follows_the_body(tagger: Tagger) -> None:
                           "LONDON, March 2 - A meeting of the International Coffee Organization (ICO) ended, "
                           "ICO delegates said.", "en")
     assert not any(t.kind == "city" and t.country_code == "BR" for t in res.regions + res.mentioned_regions)
+
+
+def test_australian_states(tagger: Tagger) -> None:
+    res = tagger.tag_text("", "Farmers in New South Wales and Queensland expect a record wheat crop.", "en")
+    got = ids(res.regions + res.mentioned_regions)
+    assert {"region:au-nsw", "region:au-qld"} <= set(got) and "region:gb-wls" not in got, got
+    assert countries(res) == ["au"]
