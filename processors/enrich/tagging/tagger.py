@@ -505,8 +505,8 @@ class Tagger:
             if route != "ru" and m.alias.atype == "city" and not m.dateline and \
                     all(self.gazetteer.entries[e].needs_support for e in m.entry_ids):
                 if m.field not in caps_field:
-                    letters = [c for c in texts[m.field] if c.isalpha()]
-                    caps_field[m.field] = sum(c.isupper() for c in letters) > 0.6 * max(1, len(letters))
+                    txt = texts[m.field]
+                    caps_field[m.field] = sum(map(str.isupper, txt)) > 0.6 * max(1, sum(map(str.isalpha, txt)))
                 if m.text.isupper() and len(m.text) <= 4 and not caps_field[m.field]:
                     # "ICO", "SAMA" in mixed-case text: an acronym, not the town Ico or Sama
                     m.status, m.reason = "rejected", "acronym in capitals"
