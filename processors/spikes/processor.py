@@ -91,6 +91,8 @@ class SpikeProcessor:
         changed = self._add(ks, b, event)
         if not changed:
             self.duplicate_events += 1
+            if changed is not None:
+                self.states[event.key] = ks   # a new copy of a counted story: only its item id is recorded
             return alerts
         if event.key != VOLUME_KEY:
             alerts.extend(self._evaluate(event.key, ks, meta, b, event.published_at))
@@ -109,12 +111,22 @@ class SpikeProcessor:
         return list(self._meta().get("open", []))
 
     # ------------------------------------------------------------------ counting
-    def _add(self, ks: Dict[str, Any], b: int, event: CountEvent) -> bool:
+    def _add(self, ks: Dict[str, Any], b: int, event: CountEvent) -> Optional[bool]:
+        """Record the event in its bucket: True when the count or outlets changed, False for another copy of a
+        counted story, None for an item already counted."""
         ob = ks["ob"]
         sb = str(b)
         bucket = ob.get(sb)
         if bucket is None:
-            bucket = {"s": [], "o": [], "a": [], "t": {}}
+            bucket = {"s": [], "i": [], "o": [], "a": [], "t": {}}
+        # an item counted once stays counted once, even when it comes back with another story id (re-enriched
+        # after a restart, when the near-duplicate clusterer starts empty)
+        iid = _short(event.item_id)
+        items = bucket.setdefault("i", [])
+        if iid in items:
+            return None
+        items.append(iid)
+        ob[sb] = bucket
         sid = _short(event.story_id or event.item_id)
         outlet = event.outlet or ""
         changed = False

@@ -165,3 +165,18 @@ def test_states_hold_only_json_values(history: List[EnrichedItem]) -> None:
     for k, v in st.items():
         assert isinstance(v, dict)
         assert json.loads(json.dumps(v)) == v
+
+
+def test_an_item_redelivered_with_another_story_id_counts_once(history: List[EnrichedItem]) -> None:
+    # after a restart the enrich stage's near-duplicate clusterer starts empty, so an item handled again can come
+    # back with a different story id; it must not count as a second story
+    start = T0 + timedelta(days=9, hours=14)
+    items = by_time(history + surge(start, n=25, minutes=40))
+    once = run(items, SpikeProcessor({}))
+    proc = SpikeProcessor({})
+    again = run(items, proc)
+    for it in items[-25:]:
+        it.story_id = "re-" + it.id
+    again += run(items[-25:], proc)
+    assert summary(once) == summary(again)
+    assert proc.duplicate_events == sum(len(count_events(it)) for it in items[-25:])
