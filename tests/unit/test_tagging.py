@@ -356,3 +356,16 @@ def test_australian_states(tagger: Tagger) -> None:
     got = ids(res.regions + res.mentioned_regions)
     assert {"region:au-nsw", "region:au-qld"} <= set(got) and "region:gb-wls" not in got, got
     assert countries(res) == ["au"]
+
+
+def test_all_caps_title_words_are_not_towns_without_the_body(tagger: Tagger) -> None:
+    ner_before = tagger.ner_docs
+    res = tagger.tag_text("ANALYSTS SAY DOLLAR TO FALL, MINE OUTPUT TO RISE",
+                          "NEW YORK, March 3 - Analysts said the dollar would fall and mine output rise.", "en")
+    assert countries(res) == ["us"], (ids(res.regions), ids(res.mentioned_regions))
+    assert not any(t.kind == "city" and t.country_code != "US" for t in res.regions + res.mentioned_regions)
+    assert tagger.ner_docs == ner_before      # decided without a statistical NER pass
+    # a town the body names is still the town in the title
+    res = tagger.tag_text("GRAIN SHIPMENTS FROM DULUTH RISE", "CHICAGO, March 3 - Shipments from Duluth, "
+                                                                "Minnesota, rose last week.", "en")
+    assert any(t.name == "Duluth" for t in res.regions + res.mentioned_regions)

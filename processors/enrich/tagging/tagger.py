@@ -587,6 +587,8 @@ class Tagger:
             if m.status != "rejected":
                 open_ids[k] = set(m.entry_ids)
         docs = {f.name: f.doc for f in fields}
+        title = next((f.text for f in fields if f.name == "title"), "")
+        caps_title = bool(title) and title.upper() == title
         # single-reading mentions first, so that what they settle is context for the ambiguous ones
         for m in sorted(ms, key=lambda m: len(m.entry_ids) > 1):
             if m.status in ("rejected", "accepted"):
@@ -669,9 +671,11 @@ class Tagger:
                 others: Set[str] = set().union(*[v for k, v in open_ids.items() if k != me]) if open_ids else set()
                 if any(a in others for a in best.ancestors):
                     best_support = 0.5
-            if not ner_ready and not any(c.ambiguous for c in cands) and m.field != "title":
+            if not ner_ready and not any(c.ambiguous for c in cands) and (m.field != "title" or caps_title):
                 # small cities without context: not worth a statistical NER pass (measured: NER on
-                # every such doc costs more than the rest of the tagger and adds little)
+                # every such doc costs more than the rest of the tagger and adds little); an all-caps
+                # title says nothing through its capitals ("SAY", "MINE", "TO") and NER cannot read it
+                # either: there the body decides (a name it accepts is accepted in the title too)
                 if best_support > 0:
                     m.chosen, m.status, m.reason = best.id, "accepted", "same country/ancestor in context"
                     m.resolved_by_context = True
