@@ -715,7 +715,8 @@ class Tagger:
         for m in ms:
             if elsewhere and m.text.lower() in elsewhere and not m.dateline and m.status != "rejected" and \
                     all(self.gazetteer.entries[e].kind == "city" for e in m.entry_ids):
-                m.status, m.reason, m.chosen = "rejected", "dateline region: the dateline puts this town elsewhere", None
+                m.status, m.chosen = "rejected", None
+                m.reason = "dateline region: the dateline puts this town elsewhere"
         # a repeated surface form takes the decision of its accepted occurrence
         decided = {(m.text.lower(), tuple(m.entry_ids)): m for m in ms if m.status == "accepted"}
         for m in ms:
