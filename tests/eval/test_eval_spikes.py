@@ -21,6 +21,14 @@ def test_nab_realtweets_standard_at_fixed_threshold(tmp_path: Path) -> None:
     assert set(fixed) == {"standard", "reward_low_FP_rate", "reward_low_FN_rate"}
     # calibration: the fixed 0.5 threshold is close to the best swept one
     assert swept["standard"] - fixed["standard"] < 5.0
+    # the per-window report agrees with the scorer, and the no-false-positive ceiling bounds the score
+    report = result["windows"]
+    overall = result["fixed"]["overall"]["standard"]
+    assert len(report["windows"]) == overall["windows"] == 18
+    assert sum(1 for w in report["windows"] if w["first_detection"]) == overall["windows_detected"]
+    assert sum(report["false_positives"].values()) == overall["fp_rows"]
+    assert fixed["standard"] <= report["no_fp_ceiling"] <= 100.0
+    assert all(0.0 < w["reward"] <= 1.0 for w in report["windows"] if w["first_detection"])
     assert fixed["standard"] >= REGRESSION, f"NAB standard at 0.5 = {fixed['standard']:.2f} < {REGRESSION} (swept {swept})"
     if fixed["standard"] < TARGET:
         pytest.xfail(f"NAB standard at 0.5 = {fixed['standard']:.2f}: the {TARGET} target is not met (known gap)")
