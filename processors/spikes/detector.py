@@ -39,7 +39,6 @@ class DetectorConfig:
     huber_z: float = 3.0                 # residuals beyond this are clipped when the baseline learns
     max_articles: int = 5
     max_co_tags: int = 10
-    exact_ids_per_bucket: int = 5000     # distinct ids kept exactly per open bucket; beyond -> HyperLogLog
     # --- regular series (NAB) ---
     series_level_halflife: float = 6 * 3600.0    # seconds; level of the de-seasonalised series
     series_season_halflife_days: float = 7.0     # per-slot seasonal offset memory
