@@ -143,6 +143,7 @@ class EnrichedItem(faust.Record, serializer="json"):
     communities: List[Tag] = []
     topics: List[Tag] = []
     story_id: Optional[str] = None        # near-duplicate cluster (syndicated copies share it)
+    dup_keys: List[str] = []               # near-duplicate keys (LSH bands; order-independent story counting)
     taxonomy_version: Optional[str] = None
     enriched_at: Optional[str] = None
     schema_version: int = SCHEMA_VERSION
@@ -168,6 +169,7 @@ class CountEvent(faust.Record, serializer="json"):
     co_tags: List[str] = []
     outlet: Optional[str] = None
     lane: Optional[int] = None             # news.enriched partition the item came from (event-time ordering)
+    dup_keys: List[str] = []               # the item's near-duplicate keys: items sharing one are one story
     schema_version: int = SCHEMA_VERSION
 
 

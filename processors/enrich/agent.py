@@ -78,8 +78,8 @@ def register(ctx: StageContext) -> Any:
                 await send_dead_letter(ctx.deadletter, metrics, STAGE, "tagging_error", repr(res), ev.value, ev)
                 continue
             try:
-                story = state["clusterer"].story_id(item.id, item.title, item.text)
-                enriched = build_enriched(item, res, story)
+                story, keys = state["clusterer"].assign(item.id, item.title, item.text)
+                enriched = build_enriched(item, res, story, dup_keys=keys)
             except Exception as exc:  # noqa: BLE001
                 await send_dead_letter(ctx.deadletter, metrics, STAGE, "enrich_error", repr(exc), ev.value, ev)
                 continue

@@ -37,8 +37,8 @@ def _tag_file(in_path: Path, out_path: Optional[Path], spacy_model: str, taxonom
             return
         results = tagger.tag_batch(batch)
         for item, res in zip(batch, results):
-            story = clusterer.story_id(item.id or "", item.title, item.text)
-            enriched = build_enriched(item, res, story)
+            story, keys = clusterer.assign(item.id or "", item.title, item.text)
+            enriched = build_enriched(item, res, story, dup_keys=keys)
             out.write(json.dumps(json.loads(enriched.dumps()), ensure_ascii=False) + "\n")
             ok += 1
         batch.clear()

@@ -31,13 +31,14 @@ def parse_news_item(raw: bytes | str | dict[str, Any]) -> NewsItem:
     return item
 
 
-def build_enriched(item: NewsItem, result: Any, story_id: str | None, now: datetime | None = None) -> EnrichedItem:
+def build_enriched(item: NewsItem, result: Any, story_id: str | None, now: datetime | None = None,
+                   dup_keys: list[str] | None = None) -> EnrichedItem:
     """Combine an item with its TagResult (language, regions, mentioned_regions, communities, topics)."""
     return EnrichedItem(
         id=item.id or "", title=item.title, text=item.text, published_at=item.published_at,
         language=result.language, url=item.url, source=item.source,
         regions=list(result.regions), mentioned_regions=list(result.mentioned_regions),
         communities=list(result.communities), topics=list(result.topics),
-        story_id=story_id or item.id, taxonomy_version=result.taxonomy_version,
+        story_id=story_id or item.id, dup_keys=list(dup_keys or []), taxonomy_version=result.taxonomy_version,
         enriched_at=iso(now or datetime.now(timezone.utc)),
     )

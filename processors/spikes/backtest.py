@@ -49,7 +49,7 @@ def backtest_series(data_dir: Path, out_dir: Path, config: DetectorConfig = Dete
 # ---------------------------------------------------------------------------------------------- archive replay
 
 def enrich_items(items: Sequence["NewsItem"], tagger: Any = None, batch_size: int = 64) -> List["EnrichedItem"]:
-    """Tag NewsItems and assign near-duplicate story ids exactly as the enrich stage does, in event-time order."""
+    """Tag NewsItems, assign near-duplicate story ids and keys exactly as the enrich stage does, in event-time order."""
     from processors.enrich.dedup import StoryClusterer
     from processors.enrich.pipeline import build_enriched
     if tagger is None:
@@ -61,7 +61,8 @@ def enrich_items(items: Sequence["NewsItem"], tagger: Any = None, batch_size: in
     for i in range(0, len(ordered), 512):
         chunk = list(ordered[i:i + 512])
         for item, res in zip(chunk, tagger.tag_batch(chunk, batch_size=batch_size)):
-            out.append(build_enriched(item, res, clusterer.story_id(item.id or "", item.title, item.text)))
+            story, keys = clusterer.assign(item.id or "", item.title, item.text)
+            out.append(build_enriched(item, res, story, dup_keys=keys))
     return out
 
 

@@ -117,5 +117,6 @@ def count_events(item: EnrichedItem, max_combinations: int = MAX_COMBINATION_KEY
         excluded = set(members)
         events.append(CountEvent(key=key, dimensions=dims, item_id=item.id, story_id=story,
                                  published_at=item.published_at, article=article,
-                                 co_tags=[t for t in all_tags if t not in excluded], outlet=outlet))
+                                 co_tags=[t for t in all_tags if t not in excluded], outlet=outlet,
+                                 dup_keys=list(item.dup_keys or [])))
     return events

@@ -35,6 +35,39 @@ def _iso_epoch(sec: float) -> str:
     return iso(datetime.fromtimestamp(sec, tz=timezone.utc))
 
 
+def _root(parent: List[int], c: int) -> int:
+    while parent[c] != c:
+        parent[c] = parent[parent[c]]
+        c = parent[c]
+    return c
+
+
+def _link(bucket: Dict[str, Any], keys: List[str]) -> int:
+    """Add an item with near-duplicate `keys` to the bucket's components (union-find over JSON lists: "d" maps a key
+    to a component, "u" holds parents, "n" counts components); returns the change of the component count (+1 a new
+    story, 0 a copy of one, negative when the item bridges several)."""
+    d = bucket.setdefault("d", {})
+    parent = bucket.setdefault("u", [])
+    roots = sorted({_root(parent, d[k]) for k in keys if k in d})
+    if roots:
+        root = roots[0]
+        for r in roots[1:]:
+            parent[r] = root
+    else:
+        root = len(parent)
+        parent.append(root)
+    for k in keys:
+        d.setdefault(k, root)
+    delta = 1 - len(roots)
+    bucket["n"] = int(bucket.get("n", 0)) + delta
+    return delta
+
+
+def stories(bucket: Dict[str, Any]) -> int:
+    """Distinct stories in a bucket: near-duplicate components plus story ids of items without keys."""
+    return len(bucket["s"]) + int(bucket.get("n", 0))
+
+
 class SpikeProcessor:
     """Per-key event-time buckets, share-of-volume baseline, scan evidence and one-surge-one-episode alerts.
 
@@ -112,8 +145,8 @@ class SpikeProcessor:
 
     # ------------------------------------------------------------------ counting
     def _add(self, ks: Dict[str, Any], b: int, event: CountEvent) -> Optional[bool]:
-        """Record the event in its bucket: True when the count or outlets changed, False for another copy of a
-        counted story, None for an item already counted."""
+        """Record the event in its bucket: True when the story count or outlets changed, False for another copy of
+        a counted story, None for an item already counted."""
         ob = ks["ob"]
         sb = str(b)
         bucket = ob.get(sb)
@@ -129,10 +162,16 @@ class SpikeProcessor:
         ob[sb] = bucket
         sid = _short(event.story_id or event.item_id)
         outlet = event.outlet or ""
-        changed = False
-        if sid not in bucket["s"]:
-            bucket["s"].append(sid)
-            changed = True
+        if event.dup_keys:
+            # stories = connected components of the bucket's items linked by a shared near-duplicate key: the
+            # count depends on which items are in the bucket, not on their order, worker or story ids
+            delta = _link(bucket, event.dup_keys)
+            new_story, changed = delta > 0, delta != 0
+        else:   # no text to compare (or an event from before near-duplicate keys): the story id decides
+            new_story = changed = sid not in bucket["s"]
+            if new_story:
+                bucket["s"].append(sid)
+        if new_story:
             if len(bucket["a"]) < self.config.max_articles:
                 a = event.article
                 bucket["a"].append([a.id, a.title, a.url, a.source, a.published_at or event.published_at, sid])
@@ -145,8 +184,6 @@ class SpikeProcessor:
         if outlet and outlet not in bucket["o"] and len(bucket["o"]) < 64:
             bucket["o"].append(outlet)
             changed = True
-        if changed:
-            ob[sb] = bucket
         return changed
 
     # ------------------------------------------------------------------ baseline
@@ -158,7 +195,7 @@ class SpikeProcessor:
         if a is not None:
             bk = a["ob"].get(str(j))
             if bk is not None:
-                return float(len(bk["s"]))
+                return float(stories(bk))
         if meta["F"] is not None and j <= meta["F"]:
             return None
         return 0.0
@@ -189,7 +226,7 @@ class SpikeProcessor:
                 break
             if ks["cb"] is not None and j <= ks["cb"]:
                 continue
-            x = float(len(ks["ob"][sb]["s"]))
+            x = float(stories(ks["ob"][sb]))
             all_j = self._all_count(meta, j)
             phi2 = self._dispersion(ks)
             if all_j is not None and all_j > 0 and ks["cb"] is not None:
@@ -225,7 +262,7 @@ class SpikeProcessor:
                 j = int(sb)
                 if j > final_upto or (F is not None and j <= F):
                     continue
-                n = float(len(allst["ob"][sb]["s"]))
+                n = float(stories(allst["ob"][sb]))
                 A = float(meta["A"])
                 Wt = float(meta.get("W", 0.0))
                 if F is not None:
@@ -291,7 +328,7 @@ class SpikeProcessor:
 
     def _bucket_z(self, ks: Dict[str, Any], meta: Dict[str, Any], j: int) -> float:
         bk = ks["ob"].get(str(j))
-        x = float(len(bk["s"])) if bk else 0.0
+        x = float(stories(bk)) if bk else 0.0
         return poisson_z(x, self._expected(self._share(ks, meta), meta, j, x, 1.0), self._dispersion(ks))
 
     def _scan(self, ks: Dict[str, Any], meta: Dict[str, Any], end: int, now: float) -> Tuple[float, float, float, int, int, int]:
@@ -305,7 +342,7 @@ class SpikeProcessor:
         for m in range(self.config.scan_buckets):
             j = end - m
             bk = ks["ob"].get(str(j))
-            x_j = float(len(bk["s"])) if bk is not None else 0.0
+            x_j = float(stories(bk)) if bk is not None else 0.0
             if bk is not None:
                 x_sum += x_j
                 outlets.update(bk["o"])

@@ -153,10 +153,9 @@ def test_restart_mid_stream_neither_loses_nor_duplicates(ns: Settings, tmp_path:
         assert len(firing) == len(set(firing)), "an episode fired twice after the restart"
     finally:
         stop_process(worker)
-    # the alerts match an uninterrupted in-order run of the same detector (`backtest archive`): none is lost across
-    # the restart. Extra ones are allowed within a bound: near-duplicate story ids are assigned in the enrich
-    # stage's arrival order (and its clusterer restarts empty); on the bundled stream a shuffled order gives
-    # 1237-1255 stories instead of 1235, which can add an alert on a key near its threshold (seen: region:ps-gaza)
+    # the alerts are those of an uninterrupted in-order run of the same detector (`backtest archive`): none lost, none
+    # added. Stories are counted from near-duplicate keys, which depend on each item alone, so neither the enrich
+    # stage's arrival order nor its clusterer restarting empty changes a count
     from processors.spikes.backtest import backtest_archive
     backtest_archive(bundled_stream(), tmp_path / "reference.jsonl")
     ref = [json.loads(x) for x in (tmp_path / "reference.jsonl").read_text().splitlines()]
@@ -166,7 +165,7 @@ def test_restart_mid_stream_neither_loses_nor_duplicates(ns: Settings, tmp_path:
     assert len(founding) == 3
     assert not ref_firing - live_firing, ("lost across the restart:", sorted(ref_firing - live_firing))
     extra = live_firing - ref_firing
-    assert len(extra) <= len(ref_firing) // 2, ("only live:", sorted(extra))
+    assert not extra, ("only live:", sorted(extra))
 
 
 def test_demo_reset_drops_the_consumer_groups_offsets(ns: Settings) -> None:

@@ -34,3 +34,20 @@ def test_bounded_memory_evicts_oldest() -> None:
 def test_empty_text_is_its_own_story() -> None:
     c = StoryClusterer()
     assert c.story_id("e", "", "") == "e"
+
+
+def test_near_duplicate_keys_depend_on_the_item_alone() -> None:
+    from processors.enrich.dedup import DUP_BANDS, dup_keys
+    copy = BASE.replace("Wednesday", "Wednesday evening") + " (Reporting by staff)"
+    other = ("The central bank of Japan raised interest rates by a quarter point citing inflation and a weak yen, "
+             "analysts said on Tuesday after the policy meeting in Tokyo.")
+    keys = dup_keys("Muslims rally in Grozny", BASE)
+    assert len(keys) == DUP_BANDS == len(set(keys))
+    # what a clusterer has seen before changes the story id, never the keys
+    fresh, used = StoryClusterer(), StoryClusterer()
+    used.story_id("z", "Muslims rally in Grozny", BASE)
+    assert fresh.assign("b", "Muslims rally in Grozny", copy)[1] == used.assign("b", "Muslims rally in Grozny", copy)[1]
+    assert fresh.story_id("b", "Muslims rally in Grozny", copy) == "b" != used.story_id("b", "Muslims rally in Grozny", copy)
+    assert set(keys) & set(dup_keys("Muslims rally in Grozny", copy))
+    assert not set(keys) & set(dup_keys("Bank raises rates", other))
+    assert dup_keys("", "") == []

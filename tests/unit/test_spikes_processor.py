@@ -180,3 +180,38 @@ def test_an_item_redelivered_with_another_story_id_counts_once(history: List[Enr
     again += run(items[-25:], proc)
     assert summary(once) == summary(again)
     assert proc.duplicate_events == sum(len(count_events(it)) for it in items[-25:])
+
+
+def test_near_duplicate_components_do_not_depend_on_order() -> None:
+    from itertools import permutations
+
+    from processors.spikes.processor import _link, stories
+    # c bridges a and b (shares a key with each); d is unrelated; e is a copy of d
+    items = {"a": ["k1", "k2"], "b": ["k3"], "c": ["k2", "k3"], "d": ["k4"], "e": ["k4", "k5"]}
+    for order in permutations(items):
+        bucket: Dict[str, object] = {"s": []}
+        deltas = [_link(bucket, items[name]) for name in order]
+        assert stories(bucket) == 2 == sum(deltas)
+        assert json.loads(json.dumps(bucket)) == bucket
+
+
+def test_syndicated_copies_count_once_whatever_their_story_ids(history: List[EnrichedItem]) -> None:
+    # copies of each surge story (sharing near-duplicate keys with it and with each other), with story ids of their
+    # own (another worker's or a restarted clusterer's), arriving before it: the alerts are those of the originals
+    start = T0 + timedelta(days=9, hours=14)
+    originals = surge(start, n=25, minutes=40)
+    for it in originals:
+        it.dup_keys = [f"band0-{it.id}", f"band1-{it.id}", f"band2-{it.id}"]
+    copies = []
+    for k, it in enumerate(originals):
+        for c in range(3):
+            copies.append(EnrichedItem(**{**it.asdict(), "id": f"{it.id}-copy{c}", "story_id": f"other-{k}-{c}",
+                                          "dup_keys": [f"band{c % 2}-{it.id}", f"band2-{it.id}", f"copy-{it.id}-{c}"]}))
+    def order(items: List[EnrichedItem]) -> List[EnrichedItem]:   # copies just before their original
+        return sorted(items, key=lambda it: (it.published_at, it.id.split("-copy")[0], "-copy" not in it.id))
+    alone = run(order(history + originals), SpikeProcessor({}))
+    assert any(a.state == "firing" for a in alone)
+    with_copies = run(order(history + originals + copies), SpikeProcessor({}))
+    strip = [(a.alert_id, a.key, a.state, a.severity, a.window_start, a.observed, a.expected) for a in alone]
+    assert strip == [(a.alert_id, a.key, a.state, a.severity, a.window_start, a.observed, a.expected)
+                     for a in with_copies]
