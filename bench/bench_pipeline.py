@@ -1,5 +1,5 @@
 """Pipeline stage benchmark: consumes the bundled sample stream, produces items/s for each in-process stage
-(validate, tag, shape ES document, count keys, detect) and the peak RSS, compared against floors."""
+(validate, tag, near-duplicates, shape ES document, count keys, detect) and the peak RSS, compared against floors."""
 from __future__ import annotations
 
 import resource
@@ -12,7 +12,7 @@ from processors.index.documents import news_document
 from streams.runner import bundled_stream
 
 # floors: items/s per core this stage must beat on the reference machine (2 cores); printed as ratio = measured/floor
-FLOORS = {"validate": 5_000, "tag": 50, "document": 2_000, "count_keys": 2_000, "detect": 10_000}
+FLOORS = {"validate": 5_000, "tag": 50, "dedup": 1_000, "document": 2_000, "count_keys": 2_000, "detect": 10_000}
 
 
 def timed(label: str, n: int, fn: Callable[[], Any], results: dict[str, float]) -> Any:
@@ -48,7 +48,8 @@ def main() -> int:
     results = timed("tag", len(items), lambda: [r for i in range(0, len(items), 32)
                                                  for r in tagger.tag_batch(items[i:i + 32])], rates)
     clusterer = StoryClusterer()
-    enriched = [build_enriched(it, res, clusterer.story_id(it.id, it.title, it.text)) for it, res in zip(items, results)]
+    stories = timed("dedup", len(items), lambda: [clusterer.assign(it.id, it.title, it.text) for it in items], rates)
+    enriched = [build_enriched(it, res, story, dup_keys=keys) for it, res, (story, keys) in zip(items, results, stories)]
     timed("document", len(enriched), lambda: [news_document(e) for e in enriched], rates)
     events = timed("count_keys", len(enriched), lambda: [ce for e in enriched for ce in count_events(e)], rates)
     events.sort(key=lambda ce: ce.published_at)

@@ -8,6 +8,7 @@ import time
 from datetime import datetime, timedelta, timezone
 from typing import Dict, List
 
+from processors.enrich.dedup import DUP_BANDS
 from processors.spikes.detector import SeriesDetector
 from processors.spikes.keys import count_events
 from processors.spikes.processor import SpikeProcessor
@@ -25,11 +26,15 @@ def _events(n_keys: int, n_events: int, hours: int, seed: int = 1) -> List[Count
     for i, k in enumerate(keys):
         ts = iso(T0 + timedelta(seconds=int(i * hours * 3600 / n_events)))
         art = ArticleRef(id=f"a{i}", title=f"title {i}", url=f"https://x.example/{i}", source="x", published_at=ts)
+        # near-duplicate keys as the enrich stage makes them (DUP_BANDS 12-hex digests); every 5th item a copy
+        story = i - 1 if i % 5 == 4 else i
+        dup = [f"{(story * DUP_BANDS + b) * 2654435761 % 2 ** 48:012x}" for b in range(DUP_BANDS)]
         if i % 4 == 0:
-            out.append(CountEvent(key="all", dimensions={}, item_id=f"a{i}", story_id=f"a{i}", published_at=ts,
-                                  article=art, co_tags=[], outlet="x"))
-        out.append(CountEvent(key=f"topic:k{k}", dimensions={"topic": f"k{k}"}, item_id=f"a{i}", story_id=f"a{i}",
-                              published_at=ts, article=art, co_tags=["region:fr", "topic:other"], outlet="x"))
+            out.append(CountEvent(key="all", dimensions={}, item_id=f"a{i}", story_id=f"a{story}", published_at=ts,
+                                  article=art, co_tags=[], outlet="x", dup_keys=dup))
+        out.append(CountEvent(key=f"topic:k{k}", dimensions={"topic": f"k{k}"}, item_id=f"a{i}", story_id=f"a{story}",
+                              published_at=ts, article=art, co_tags=["region:fr", "topic:other"], outlet="x",
+                              dup_keys=dup))
     return out
 
 

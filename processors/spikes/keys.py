@@ -112,11 +112,12 @@ def count_events(item: EnrichedItem, max_combinations: int = MAX_COMBINATION_KEY
                 all_tags.append(tid)
     story = item.story_id or item.id
     outlet = outlet_of(item)
+    dup = list(item.dup_keys or [])   # shared by the item's events (read-only)
     events: List[CountEvent] = []
     for key, dims, members in count_keys(item, max_combinations):
         excluded = set(members)
         events.append(CountEvent(key=key, dimensions=dims, item_id=item.id, story_id=story,
                                  published_at=item.published_at, article=article,
                                  co_tags=[t for t in all_tags if t not in excluded], outlet=outlet,
-                                 dup_keys=list(item.dup_keys or [])))
+                                 dup_keys=dup))
     return events
