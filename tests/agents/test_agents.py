@@ -56,6 +56,8 @@ async def test_enrich_agent_tags_good_items_and_dead_letters_bad_ones() -> None:
     assert item.language == "en"
     region_ids = {t.id for t in item.regions} | {a for t in item.regions for a in t.ancestors}
     assert "region:ru-ce" in region_ids
+    from processors.enrich.dedup import dup_keys
+    assert item.dup_keys == dup_keys(good["title"], good["text"]) != []   # the same in any process
     assert ctx.metrics.registry.get_sample_value("surgewatch_items_in_total", {"stage": "enrich"}) == 3
     assert ctx.metrics.registry.get_sample_value("surgewatch_items_out_total", {"stage": "enrich"}) == 1
     assert ctx.metrics.registry.get_sample_value("surgewatch_dead_letters_total",
@@ -69,7 +71,8 @@ async def test_count_agent_fans_out_one_event_per_key() -> None:
     from processors.spikes import agent as spikes_agent
     item = EnrichedItem(id="a1", title="t", text="x", published_at="2023-11-08T09:00:00Z", language="en",
                         regions=[Tag(id="region:ru-ce", name="Chechnya", confidence=0.9, ancestors=["region:ru"])],
-                        communities=[Tag(id="community:muslims", name="Muslims", confidence=0.9)])
+                        communities=[Tag(id="community:muslims", name="Muslims", confidence=0.9)],
+                        dup_keys=["0a1b2c3d4e5f", "1a1b2c3d4e5f"])
     expected = {e.key for e in count_events(item)}
     count_agent = spikes_agent.register_counter(ctx)
     counts_out, dead_out = subscribe(ctx.counts), subscribe(ctx.deadletter)
@@ -79,5 +82,6 @@ async def test_count_agent_fans_out_one_event_per_key() -> None:
         events = [CountEvent.loads(v) for v in await drain(counts_out, len(expected))]
         dead = [DeadLetter.loads(v) for v in await drain(dead_out, 1)]
     assert {e.key for e in events} == expected
+    assert all(e.dup_keys == ["0a1b2c3d4e5f", "1a1b2c3d4e5f"] for e in events)
     assert "all" in expected and "region:ru" in expected and "region:ru-ce" in expected
     assert dead[0].reason == "bad_record"
