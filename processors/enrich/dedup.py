@@ -82,7 +82,7 @@ class StoryClusterer:
     def assign(self, item_id: str, title: str, text: str) -> Tuple[str, List[str]]:
         """(story id, near-duplicate keys) of an item; the story id is idempotent for an item id already seen."""
         m = self._hashes.get(item_id) if item_id in self._story else minhash(title, text, self.shingle_k, self.num_perm)
-        keys = band_keys(m) if self.num_perm >= DUP_BANDS * DUP_ROWS else []
+        keys = band_keys(m)
         if item_id in self._story:
             return self._story[item_id], keys
         if m is None:
