@@ -18,6 +18,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Dict, List, Optional, Tuple
 
+from processors.enrich.dedup import dup_keys
 from processors.spikes.backtest import alert_dict, backtest_series, enrich_items, replay
 from processors.spikes.detector import DetectorConfig
 from processors.spikes.keys import count_keys
@@ -258,10 +259,13 @@ def inject_surges(items: List[EnrichedItem], template: EnrichedItem, starts: Lis
         for i in range(total):
             ts = start + timedelta(seconds=int(i * hours * 3600 / total))
             sid = f"inj-{n}-{i}"
-            out.append(EnrichedItem(id=sid, title=f"Injected surge {n} item {i}", text="synthetic", published_at=iso(ts),
+            # distinct stories: a text of its own, so the near-duplicate keys (as the enrich stage makes them) differ
+            title = f"Injected surge {n} item {i}"
+            text = " ".join(hashlib.sha1(f"{sid}/{w}".encode()).hexdigest()[:6] for w in range(30))
+            out.append(EnrichedItem(id=sid, title=title, text=text, published_at=iso(ts),
                                     language="en", url=f"https://example.org/{sid}", source=f"outlet-{i % 4}",
                                     regions=template.regions, communities=template.communities, topics=template.topics,
-                                    story_id=sid))
+                                    story_id=sid, dup_keys=dup_keys(title, text)))
     return out
 
 
