@@ -32,3 +32,18 @@ def test_nab_realtweets_standard_at_fixed_threshold(tmp_path: Path) -> None:
     assert fixed["standard"] >= REGRESSION, f"NAB standard at 0.5 = {fixed['standard']:.2f} < {REGRESSION} (swept {swept})"
     if fixed["standard"] < TARGET:
         pytest.xfail(f"NAB standard at 0.5 = {fixed['standard']:.2f}: the {TARGET} target is not met (known gap)")
+
+
+@pytest.mark.eval
+@pytest.mark.skipif(not (SHARED / "corpora" / "huffpost_news_category" / "stream.jsonl").exists(),
+                    reason="../shared HuffPost stream not present")
+def test_huffpost_replay_is_quiet_and_catches_injected_surges() -> None:
+    from processors.spikes.evaluate import huffpost_eval
+    result = huffpost_eval(SHARED, tagging="tagger", echo=False)   # the enrich stage's tagging and near-duplicate keys
+    assert result["items"] == 9999 and result["tagging"] == "tagger"
+    for bucket, r in result["by_bucket"].items():
+        # measured: 0.0 episodes per 1,000 real headlines; 6/6 surges, median delay 90 min (hourly), 84 min (daily)
+        assert r["episodes_per_1000_items"] <= 1.0, (bucket, r["episode_keys"])
+        assert r["surges_detected"] == result["surge_trials"], (bucket, r)
+        assert r["median_detection_delay_minutes"] <= 3 * 60, (bucket, r)   # within the 3-hour surge
+        assert r["late_events"] == 0
