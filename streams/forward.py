@@ -9,11 +9,11 @@ import signal
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
 
 import aiohttp
 import typer
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 from tenacity import (AsyncRetrying, retry_if_exception_type, stop_after_attempt, stop_after_delay, wait_exponential,
                       wait_random)
@@ -278,9 +278,92 @@ class Forwarder:
         return len(batch)
 
 
+@dataclass
+class OffsetBook:
+    """Next offset to commit per partition: a record counts as handled once delivered, filtered out or rejected."""
+
+    pending: Dict[TopicPartition, int] = field(default_factory=dict)
+
+    def handled(self, tp: TopicPartition, offset: int) -> None:
+        self.pending[tp] = max(self.pending.get(tp, 0), offset + 1)
+
+    def take(self) -> Dict[TopicPartition, int]:
+        out, self.pending = self.pending, {}
+        return out
+
+
+def start_offset(committed: Optional[int], first_fetched: Optional[int], position: Optional[int]) -> Optional[int]:
+    """Offset to pin for a partition the group has never committed: the first record already fetched, else the
+    consumer's reset position; None when the group has a committed offset (nothing to pin)."""
+    if committed is not None:
+        return None
+    return first_fetched if first_fetched is not None else position
+
+
+async def pin_new_partitions(consumer: AIOKafkaConsumer, pinned: Set[TopicPartition],
+                             batches: Dict[TopicPartition, List[Any]]) -> None:
+    """Commit the start of every newly assigned partition without a committed offset, so that a restart before
+    the first delivery resumes there instead of applying auto_offset_reset again (which, at "latest", would
+    skip everything produced in between)."""
+    for tp in consumer.assignment() - pinned:
+        records = batches.get(tp) or []
+        offset = start_offset(await consumer.committed(tp), records[0].offset if records else None,
+                              None if records else await consumer.position(tp))
+        if offset is not None:
+            await consumer.commit({tp: offset})
+            logger.info("new group: %s[%d] starts at offset %d", tp.topic, tp.partition, offset)
+        pinned.add(tp)
+
+
+async def handle_batch(fwd: Forwarder, book: OffsetBook, batches: Dict[TopicPartition, List[Any]]) -> None:
+    """Deliver every record in offset order per partition, recording each handled offset in book; a
+    DeliveryError (retries exhausted) propagates with the records before it recorded."""
+    for tp, records in batches.items():
+        for rec in records:
+            try:
+                alert = decode_alert(rec.value)
+            except ValueError as exc:
+                logger.error("skipping undecodable alert at %s[%d]@%d: %s", tp.topic, tp.partition, rec.offset, exc)
+                book.handled(tp, rec.offset)
+                continue
+            try:
+                await fwd.deliver(alert)
+            except ValueError as exc:  # permanent rejection of this one alert
+                logger.error("receiver rejected alert %s at %s[%d]@%d: %s",
+                             alert.alert_id, tp.topic, tp.partition, rec.offset, exc)
+            book.handled(tp, rec.offset)
+
+
+async def _commit(consumer: AIOKafkaConsumer, book: OffsetBook) -> None:
+    offsets = book.take()
+    if offsets:
+        await consumer.commit(offsets)
+
+
+async def _forward_loop(consumer: AIOKafkaConsumer, fwd: Forwarder, stop: asyncio.Event) -> None:
+    book = OffsetBook()
+    pinned: Set[TopicPartition] = set()
+    refresh_every = max(fwd.firing_ttl.total_seconds() / 4, 5.0)
+    last_refresh = time.monotonic()
+    while not stop.is_set():
+        batches = await consumer.getmany(timeout_ms=1000, max_records=200)
+        await pin_new_partitions(consumer, pinned, batches)
+        try:
+            await handle_batch(fwd, book, batches)
+        finally:  # also when retries are exhausted: what was delivered before stays delivered
+            await _commit(consumer, book)
+        if time.monotonic() - last_refresh >= refresh_every:
+            await fwd.refresh()
+            last_refresh = time.monotonic()
+
+
 async def run_forwarder(settings: Settings, forwarder_kwargs: Dict[str, Any], group_id: str,
-                        from_beginning: bool, stop: Optional[asyncio.Event] = None) -> None:
-    """Consume the alerts topic (auto-commit off) and commit offsets only after each batch is delivered."""
+                        from_beginning: bool = True, stop: Optional[asyncio.Event] = None) -> None:
+    """Consume the alerts topic (auto-commit off) and commit each offset only after its alert is handled.
+
+    A new group starts at the oldest alert (from_beginning, the default) or at the newest, and commits that
+    start at once: a restart never jumps past an alert it has not delivered.
+    """
     topic = topics.name(settings, topics.ALERTS)
     consumer = AIOKafkaConsumer(
         topic, bootstrap_servers=settings.kafka_servers, group_id=group_id, enable_auto_commit=False,
@@ -299,29 +382,7 @@ async def run_forwarder(settings: Settings, forwarder_kwargs: Dict[str, Any], gr
         await consumer.start()
         logger.info("forwarding %s from %s (group %s)", topic, settings.kafka_servers, group_id)
         async with aiohttp.ClientSession() as session:
-            fwd = Forwarder(session=session, **forwarder_kwargs)
-            refresh_every = max(fwd.firing_ttl.total_seconds() / 4, 5.0)
-            last_refresh = time.monotonic()
-            while not stop.is_set():
-                batches = await consumer.getmany(timeout_ms=1000, max_records=200)
-                for tp, records in batches.items():
-                    for rec in records:
-                        try:
-                            alert = decode_alert(rec.value)
-                        except ValueError as exc:
-                            logger.error("skipping undecodable alert at %s[%d]@%d: %s",
-                                         tp.topic, tp.partition, rec.offset, exc)
-                            continue
-                        try:
-                            await fwd.deliver(alert)
-                        except ValueError as exc:  # permanent rejection of this one alert
-                            logger.error("receiver rejected alert %s at %s[%d]@%d: %s",
-                                         alert.alert_id, tp.topic, tp.partition, rec.offset, exc)
-                if batches:
-                    await consumer.commit()
-                if time.monotonic() - last_refresh >= refresh_every:
-                    await fwd.refresh()
-                    last_refresh = time.monotonic()
+            await _forward_loop(consumer, Forwarder(session=session, **forwarder_kwargs), stop)
     finally:
         await consumer.stop()
         for sig in handled:
@@ -339,8 +400,9 @@ def register(alerts_app: typer.Typer) -> None:
         key_prefix: List[str] = typer.Option([], "--key-prefix",
                                              help="Forward only keys starting with this (repeatable)"),
         min_severity: str = typer.Option("low", "--min-severity", help="low | medium | high | critical"),
-        from_beginning: bool = typer.Option(False, "--from-beginning",
-                                            help="A new group starts at the oldest alert, not the newest"),
+        from_beginning: bool = typer.Option(True, "--from-beginning/--from-latest",
+                                            help="Where a group without committed offsets starts: the oldest "
+                                                 "alert (default) or the newest; the start is committed at once"),
         group_id: Optional[str] = typer.Option(None, "--group-id",
                                                help="Consumer group (default: <app_id>-alert-forwarder)"),
         firing_ttl: float = typer.Option(3600.0, "--firing-ttl",
@@ -362,7 +424,8 @@ def register(alerts_app: typer.Typer) -> None:
         except KeyboardInterrupt:
             pass
         except DeliveryError as exc:
-            logger.error("giving up after retries: %s (offsets not committed; restart resumes)", exc)
+            logger.error("giving up after retries: %s (the undelivered alert stays uncommitted: a restart resumes "
+                         "at it)", exc)
             raise typer.Exit(2) from exc
         except KafkaError as exc:
             typer.echo(f"error: cannot consume alerts from Kafka at {settings.kafka_servers} ({exc}); start the "

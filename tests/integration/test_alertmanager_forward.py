@@ -234,11 +234,12 @@ async def test_webhook_delivery_gives_up_after_bounded_retries() -> None:
 
 # ------------------------------------------------------------------------------------------------ with Kafka
 
-async def _run_until(ns: Any, sink: Sink, group: str, count: int, quiet: float = 1.5) -> None:
+async def _run_until(ns: Any, sink: Sink, group: str, count: int, quiet: float = 1.5,
+                     from_beginning: bool = True) -> None:
     """Run the forwarder until the sink holds `count` bodies (then `quiet` more seconds), and stop it."""
     stop = asyncio.Event()
     task = asyncio.create_task(forward.run_forwarder(
-        ns, dict(webhook_url=f"{sink.url}/hook", retry=FAST), group, True, stop))
+        ns, dict(webhook_url=f"{sink.url}/hook", retry=FAST), group, from_beginning, stop))
     deadline = time.monotonic() + 60
     while len(sink.received) < count:
         assert not task.done(), task.exception() if task.done() else None
@@ -283,12 +284,67 @@ async def test_forwarder_consumes_the_alerts_topic_and_commits_after_delivery(ns
     # the receiver keeps failing: the run gives up without committing ...
     sink.received.clear()
     _produce(ns, [make_alert("region:r4").dumps()])
-    sink.fail_next = [503] * 50
-    stop = asyncio.Event()
-    with pytest.raises(forward.DeliveryError):
-        await asyncio.wait_for(forward.run_forwarder(ns, dict(webhook_url=f"{sink.url}/hook", retry=FAST), group,
-                                                     True, stop), 60)
+    await _give_up(ns, sink, group)
     # ... so the next run delivers the same alert
-    sink.fail_next = []
     await _run_until(ns, sink, group, 1)
     assert [b["key"] for _, b in sink.received] == ["region:r4"]
+
+
+def _committed(ns: Any, group: str) -> Dict[int, int]:
+    """The group's committed offsets on the alerts topic, by partition."""
+    from kafka import KafkaAdminClient
+
+    from streams import topics
+
+    admin = KafkaAdminClient(bootstrap_servers=ns.kafka_servers)
+    try:
+        offsets = admin.list_group_offsets(group).get(group, {})
+    finally:
+        admin.close()
+    return {tp.partition: meta.offset for tp, meta in offsets.items()
+            if tp.topic == topics.name(ns, topics.ALERTS) and meta.offset >= 0}
+
+
+async def _give_up(ns: Any, sink: Sink, group: str, from_beginning: bool = True) -> None:
+    """One run against a receiver that keeps failing: it must exit with DeliveryError (retries exhausted)."""
+    sink.fail_next = [503] * 50
+    with pytest.raises(forward.DeliveryError):
+        await asyncio.wait_for(forward.run_forwarder(ns, dict(webhook_url=f"{sink.url}/hook", retry=FAST), group,
+                                                     from_beginning, asyncio.Event()), 60)
+    sink.fail_next = []
+
+
+async def test_a_new_group_that_never_delivered_resumes_at_the_first_alert(ns: Any, sink: Sink) -> None:
+    """The compose service's path: the alert exists before the forwarder's group does, the first run gives up
+    (receiver down) before any delivery, and the restarted run still delivers it."""
+    from streams.setup import ensure_topics
+
+    ensure_topics(ns)
+    group = f"{ns.app_id}-fwd-new"
+    _produce(ns, [make_alert("region:early").dumps()])
+    await _give_up(ns, sink, group)
+    assert sink.received == []
+    await _run_until(ns, sink, group, 1)
+    assert [b["key"] for _, b in sink.received] == ["region:early"]
+
+
+async def test_from_latest_pins_its_start_so_a_restart_skips_nothing_new(ns: Any, sink: Sink) -> None:
+    """--from-latest skips the history once; what is produced while the forwarder is down is delivered later."""
+    from streams.setup import ensure_topics
+
+    ensure_topics(ns)
+    group = f"{ns.app_id}-fwd-latest"
+    _produce(ns, [make_alert("region:history").dumps()])
+    stop = asyncio.Event()
+    task = asyncio.create_task(forward.run_forwarder(ns, dict(webhook_url=f"{sink.url}/hook", retry=FAST), group,
+                                                     False, stop))
+    deadline = time.monotonic() + 60
+    while not _committed(ns, group):  # joined the group and committed its start, delivered nothing
+        assert not task.done() and time.monotonic() < deadline, "the new group committed no start offset"
+        await asyncio.sleep(0.5)
+    stop.set()
+    await asyncio.wait_for(task, 30)
+    assert sink.received == [] and _committed(ns, group) == {0: 1}
+    _produce(ns, [make_alert("region:while-down").dumps()])
+    await _run_until(ns, sink, group, 1, from_beginning=False)
+    assert [b["key"] for _, b in sink.received] == ["region:while-down"]

@@ -574,3 +574,9 @@ def test_setup_bootstrap_script_imports_the_shipped_saved_objects(monkeypatch: p
     assert setup_cmd.startswith("surgewatch setup && ") and "bootstrap.py kibana-import" in setup_cmd
     dockerfile = (DEPLOY / "Dockerfile").read_text()
     assert "deploy/setup /app/deploy/setup" in dockerfile and "deploy/kibana /app/deploy/kibana" in dockerfile
+
+
+def test_compose_forwarder_starts_a_new_group_at_the_oldest_alert() -> None:
+    # a forwarder group that starts at "latest" loses every alert produced before its first commit
+    cmd = compose_doc()["services"]["alert-forwarder"]["command"]
+    assert cmd[:2] == ["alerts", "forward"] and "--from-beginning" in cmd and "--from-latest" not in cmd

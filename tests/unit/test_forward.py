@@ -164,3 +164,72 @@ def test_forward_reports_an_unreachable_kafka_clearly(monkeypatch: pytest.Monkey
         get_settings.cache_clear()
     assert res.exit_code == 2
     assert f"127.0.0.1:{port}" in res.output and "SURGEWATCH_KAFKA_BOOTSTRAP" in res.output
+
+
+# ------------------------------------------------------------------------------------------------ offsets
+
+def test_offset_book_commits_the_offset_after_the_last_handled_record() -> None:
+    tp0, tp1 = forward.TopicPartition("alerts", 0), forward.TopicPartition("alerts", 1)
+    book = forward.OffsetBook()
+    for off in (4, 5, 6):
+        book.handled(tp0, off)
+    book.handled(tp1, 0)
+    assert book.take() == {tp0: 7, tp1: 1}
+    assert book.take() == {}  # taken offsets are not committed twice
+
+
+def test_a_new_partition_is_pinned_at_its_first_record_or_its_reset_position() -> None:
+    assert forward.start_offset(committed=None, first_fetched=3, position=9) == 3
+    assert forward.start_offset(committed=None, first_fetched=None, position=9) == 9
+    assert forward.start_offset(committed=0, first_fetched=None, position=9) is None
+    assert forward.start_offset(committed=12, first_fetched=12, position=13) is None
+
+
+class _Rec:
+    def __init__(self, offset: int, value: bytes) -> None:
+        self.offset, self.value = offset, value
+
+
+class _FailsOn:
+    """Stands in for Forwarder.deliver: records keys, raises DeliveryError on one key, ValueError on another."""
+
+    def __init__(self, fail_key: str, reject_key: str) -> None:
+        self.fail_key, self.reject_key, self.sent = fail_key, reject_key, []
+
+    async def deliver(self, alert: Alert) -> bool:
+        if alert.key == self.fail_key:
+            raise forward.DeliveryError("receiver down")
+        if alert.key == self.reject_key:
+            raise ValueError("HTTP 400")
+        self.sent.append(alert.key)
+        return True
+
+
+async def test_handle_batch_records_what_was_handled_before_retries_ran_out() -> None:
+    tp = forward.TopicPartition("alerts", 0)
+    recs = [_Rec(10, make_alert(key="region:a").dumps()), _Rec(11, b"not json"),
+            _Rec(12, make_alert(key="region:rejected").dumps()), _Rec(13, make_alert(key="region:down").dumps()),
+            _Rec(14, make_alert(key="region:b").dumps())]
+    fwd = _FailsOn("region:down", "region:rejected")
+    book = forward.OffsetBook()
+    with pytest.raises(forward.DeliveryError):
+        await forward.handle_batch(fwd, book, {tp: recs})  # type: ignore[arg-type]
+    # delivered, undecodable and rejected alerts are done; the undelivered one (13) is where a restart resumes
+    assert fwd.sent == ["region:a"] and book.take() == {tp: 13}
+
+
+def test_forward_starts_a_new_group_at_the_oldest_alert_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list = []
+
+    async def record(settings: object, kwargs: object, group: str, from_beginning: bool) -> None:
+        seen.append((group, from_beginning))
+
+    monkeypatch.setattr(forward, "run_forwarder", record)
+    app = typer.Typer()
+    forward.register(app)
+    app.command("noop")(lambda: None)
+    runner = CliRunner()
+    for args, expected in (([], True), (["--from-beginning"], True), (["--from-latest"], False)):
+        res = runner.invoke(app, ["forward", "--webhook-url", "http://127.0.0.1:9/x", "--group-id", "g", *args])
+        assert res.exit_code == 0, res.output
+        assert seen.pop() == ("g", expected)
