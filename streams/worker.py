@@ -3,14 +3,39 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Mapping, Set
 
 import faust
 
+from streams import topics
 from streams.app import build_app
 from streams.config import Settings
-from streams.metrics import default_metrics
+from streams.metrics import Metrics, default_metrics
 
 log = logging.getLogger(__name__)
+
+
+class AssignmentGauges:
+    """Keeps per-assignment gauges true after a rebalance: lag series only for topics this worker owns now, and
+    the spike detector's gauges at 0 while another worker owns the counts topic (sums across workers stay right)."""
+
+    def __init__(self, metrics: Metrics, counts_topic: str) -> None:
+        self.metrics = metrics
+        self.counts_topic = counts_topic
+        self.exported: Set[str] = set()
+
+    def publish(self, owned: Set[str], lag: Mapping[str, int]) -> None:
+        """owned: topics with a partition in the current assignment; lag: messages behind, per owned topic
+        whose log end is known (an owned topic without one keeps its last value)."""
+        for topic in self.exported - owned:
+            self.metrics.consumer_lag.remove(topic)
+        for topic, value in lag.items():
+            if topic in owned:
+                self.metrics.consumer_lag.labels(topic=topic).set(value)
+        self.exported = (self.exported & owned) | (set(lag) & owned)
+        if self.counts_topic not in owned:
+            self.metrics.active_keys.set(0)
+            self.metrics.reorder_buffered.set(0)
 
 
 def run_worker(settings: Settings) -> None:
@@ -19,6 +44,7 @@ def run_worker(settings: Settings) -> None:
     metrics = default_metrics()
     ctx = build_app(settings, metrics)
     app = ctx.app
+    gauges = AssignmentGauges(metrics, topics.name(settings, topics.COUNTS))
 
     @app.timer(interval=15.0)
     async def report_lag() -> None:
@@ -26,7 +52,8 @@ def run_worker(settings: Settings) -> None:
         consumer = app.consumer
         lag: dict[str, int] = {}
         try:
-            for tp in consumer.assignment():
+            assigned = consumer.assignment()
+            for tp in assigned:
                 high = consumer.highwater(tp)
                 pos = await consumer.position(tp)
                 if high is not None and pos is not None:
@@ -34,8 +61,7 @@ def run_worker(settings: Settings) -> None:
         except Exception as exc:  # noqa: BLE001 - lag is best effort, never fatal
             log.debug("lag not available: %s", exc)
             return
-        for topic, value in lag.items():
-            metrics.consumer_lag.labels(topic=topic).set(value)
+        gauges.publish({tp.topic for tp in assigned}, lag)
 
     metrics.serve(settings.metrics_port, settings.metrics_host)
     log.info("worker %s: stages=%s kafka=%s es=%s metrics=http://%s:%s/metrics", settings.app_id,
