@@ -12,10 +12,11 @@ import typer
 from rich.console import Console
 
 from streams.config import ConfigError, Settings, get_settings
+from surgewatch.stack.base import StackError
 
 app = typer.Typer(help="surgewatch: streaming news tagging and spike alerts", no_args_is_help=True,
                   pretty_exceptions_enable=False)
-stack_app = typer.Typer(help="Manage the local stack (noida-db serving Kafka + Elasticsearch)", no_args_is_help=True)
+stack_app = typer.Typer(help="Manage the local stack (noida-db, or real Kafka + Elasticsearch with --engine jvm)", no_args_is_help=True)
 alerts_app = typer.Typer(help="Subscribe to alerts", no_args_is_help=True)
 eval_app = typer.Typer(help="Quality evaluations on the data in ../shared", no_args_is_help=True)
 backtest_app = typer.Typer(help="Run the spike detector offline (no servers)", no_args_is_help=True)
@@ -36,35 +37,53 @@ def settings() -> Settings:
 
 
 def fail(msg: str, code: int = 1) -> None:
-    console.print(f"[red]error[/red]: {msg}")
+    from rich.markup import escape
+    console.print(f"[red]error[/red]: {escape(msg)}", soft_wrap=True, highlight=False)
     raise typer.Exit(code)
 
 
+EngineOpt = typer.Option(None, "--engine", help="noida or jvm (default: SURGEWATCH_STACK_ENGINE)")
+
+
+def stack_settings(engine: Optional[str]) -> Settings:
+    s = settings()
+    if engine is None:
+        return s
+    if engine not in ("noida", "jvm"):
+        fail(f"unknown engine {engine!r}: use --engine noida or --engine jvm", 2)
+    return s.model_copy(update={"stack_engine": engine})
+
+
 @stack_app.command("up")
-def stack_up() -> None:
+def stack_up(engine: Optional[str] = EngineOpt) -> None:
     """Start the local stack (or check the external servers) and wait until healthy."""
-    from streams.stack import LocalStack, StackError
+    from surgewatch.stack import LocalStack, StackError
     try:
-        st = LocalStack(settings()).up()
+        st = LocalStack(stack_settings(engine)).up()
     except StackError as exc:
         fail(str(exc))
-    console.print(f"kafka {st.kafka}  elasticsearch {st.elasticsearch}  healthy={st.healthy}")
+    console.print(st.line(), markup=False, highlight=False, soft_wrap=True)
 
 
 @stack_app.command("down")
-def stack_down() -> None:
-    """Stop the local stack (data is kept under SURGEWATCH_STACK_DIR)."""
-    from streams.stack import LocalStack
-    LocalStack(settings()).down()
+def stack_down(engine: Optional[str] = EngineOpt) -> None:
+    """Stop the local stack's servers that it started (data is kept under SURGEWATCH_STACK_DIR)."""
+    from surgewatch.stack import LocalStack, StackError
+    try:
+        LocalStack(stack_settings(engine)).down()
+    except StackError as exc:
+        fail(str(exc))
 
 
 @stack_app.command("status")
-def stack_status() -> None:
-    """Show whether Kafka and Elasticsearch answer."""
-    from streams.stack import LocalStack
-    st = LocalStack(settings()).status()
-    console.print(f"managed={st.managed} kafka {st.kafka} ok={st.kafka_ok}  elasticsearch {st.elasticsearch} "
-                  f"ok={st.es_ok}")
+def stack_status(engine: Optional[str] = EngineOpt) -> None:
+    """Show which engine runs, its versions and pids, and whether Kafka and Elasticsearch answer."""
+    from surgewatch.stack import LocalStack, StackError
+    try:
+        st = LocalStack(stack_settings(engine)).status()
+    except StackError as exc:
+        fail(str(exc))
+    console.print(st.line(), markup=False, highlight=False, soft_wrap=True)
     raise typer.Exit(0 if st.healthy else 1)
 
 
@@ -178,7 +197,15 @@ def main() -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("kafka", "aiokafka", "elastic_transport"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
-    app()
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as exc:  # noqa: BLE001 - a CLI error is one line; SURGEWATCH_LOG_LEVEL=DEBUG shows the traceback
+        log.debug("command failed", exc_info=True)
+        sys.stderr.write(f"error: {exc}\n" if isinstance(exc, (StackError, ConfigError))
+                         else f"error: {type(exc).__name__}: {exc}\n")
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -23,8 +24,13 @@ class Settings(BaseSettings):
     es_verify_certs: bool = Field(True, description="Verify Elasticsearch TLS certificates")
     kibana_url: str = Field("http://localhost:5601", description="Kibana base URL used in alert links")
 
-    # local stack (noida-db)
+    # local stack
+    stack_engine: Literal["noida", "jvm"] = Field("noida", description="Local stack engine: noida (noida-db, pip-only, "
+                                                  "seconds to start) or jvm (real Apache Kafka + Elasticsearch from "
+                                                  "Maven Central; needs java and mvn)")
     stack_dir: Path = Field(Path(".surgewatch"), description="Folder for the local stack's data, logs and pid")
+    stack_cache_dir: Path = Field(Path(".surgewatch/cache"), description="Folder for the jvm engine's downloaded "
+                                  "jars and Elasticsearch node (kept across runs)")
     stack_kafka_port: int = Field(19092, description="Local stack Kafka port")
     stack_es_port: int = Field(19200, description="Local stack Elasticsearch port")
 

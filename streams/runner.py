@@ -107,7 +107,7 @@ def prepare(settings: Settings, reset: bool, own_namespace: bool = False) -> Non
     cluster only a namespace of our own (the demo's) may be wiped."""
     from processors.index.setup import delete_indices, ensure_indices
     from streams.setup import delete_consumer_group, delete_topics_with_prefix, ensure_topics
-    from streams.stack import LocalStack
+    from surgewatch.stack import LocalStack
     if reset and not settings.uses_local_stack and not own_namespace:
         raise ConfigError("refusing to wipe topics and indices on an external cluster (SURGEWATCH_KAFKA_BOOTSTRAP / "
                           "SURGEWATCH_ES_URL are set): run without --reset")
@@ -224,11 +224,14 @@ def run_forever(settings: Settings, stream: str | None, speedup: float, reset: b
     finally:
         for p in procs:
             stop_process(p)
+        if settings.uses_local_stack:
+            print(f"stopped the worker; the local stack ({settings.stack_engine}) keeps running with its data, so the "
+                  "next run starts fast: `surgewatch stack down` (or `make stack-down`) stops it", flush=True)
 
 
 def start_local_prometheus(settings: Settings) -> subprocess.Popen[bytes] | None:
     """Start Debian's prometheus scraping the local worker, when installed and the port is free."""
-    from streams.stack import port_open
+    from surgewatch.stack import port_open
     binary = shutil.which("prometheus")
     config = Path("deploy/prometheus/prometheus-local.yml")
     if not binary or not config.exists() or port_open("127.0.0.1", 9090):

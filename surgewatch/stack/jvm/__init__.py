@@ -1,0 +1,98 @@
+"""The jvm engine: consumes Settings (ports, stack and cache folders), produces a real Apache Kafka (KRaft) and a
+real Elasticsearch 8 node from Maven Central as child processes, their readiness, status, stop and fault hooks."""
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import time
+from pathlib import Path
+
+from streams.config import Settings
+from surgewatch.stack.base import StackError, StackStatus, es_healthy, es_version, kafka_ready, port_open
+from surgewatch.stack.jvm import maven
+from surgewatch.stack.jvm.elasticsearch import ElasticsearchNode
+from surgewatch.stack.jvm.kafka import KafkaNode
+
+log = logging.getLogger(__name__)
+
+
+def _java_home(java: str) -> str:
+    return str(Path(os.path.realpath(java)).parent.parent)
+
+
+class JvmEngine:
+    name = "jvm"
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.conf = maven.engine_config()
+        self.run_dir = (settings.stack_dir / "jvm").resolve()
+        self.cache = settings.stack_cache_dir.resolve()
+
+    def kafka(self) -> KafkaNode:
+        java, _ = maven.require_tools()
+        version = self.conf["kafka"]["version"]
+        libs = self.cache / f"kafka-{version}" / "libs"
+        return KafkaNode(self.run_dir / "kafka", libs, self.settings.stack_kafka_port,
+                         self.conf["kafka"]["heap_mb"], java)
+
+    def elasticsearch(self) -> ElasticsearchNode:
+        java, _ = maven.require_tools()
+        es = self.conf["elasticsearch"]
+        return ElasticsearchNode(self.run_dir / "elasticsearch", self.cache / f"elasticsearch-{es['version']}",
+                                 self.settings.stack_es_port, es["heap_mb"], _java_home(java), es["user"])
+
+    def fetch(self) -> None:
+        """Resolve the jars and the node from Maven Central into the cache (a no-op once there)."""
+        maven.require_tools()
+        maven.kafka_libs(self.cache, self.conf["kafka"]["version"])
+        es = self.conf["elasticsearch"]
+        maven.elasticsearch_home(self.cache, es["version"], es["lucene_version"])
+
+    def versions(self) -> dict[str, str]:
+        return {"kafka": self.conf["kafka"]["version"], "elasticsearch": self.conf["elasticsearch"]["version"]}
+
+    def status(self) -> StackStatus:
+        kafka, es = self.kafka(), self.elasticsearch()
+        pids = {k: v for k, v in (("kafka", kafka.pid()), ("elasticsearch", es.pid())) if v}
+        return StackStatus(managed=True, engine=self.name, kafka=kafka.bootstrap, elasticsearch=es.url,
+                           kafka_ok=kafka_ready(kafka.bootstrap), es_ok=es_healthy(es.url),
+                           versions=self.versions(), pids=pids)
+
+    def up(self, timeout: float | None = None) -> StackStatus:
+        timeout = timeout or float(self.conf["startup_timeout_seconds"])
+        self.fetch()
+        kafka, es = self.kafka(), self.elasticsearch()
+        for node, port, var in ((kafka, kafka.port, "SURGEWATCH_STACK_KAFKA_PORT"),
+                                (es, es.port, "SURGEWATCH_STACK_ES_PORT")):
+            if node.pid() is None:
+                if port_open("127.0.0.1", port):
+                    raise StackError(f"port {port} is already taken by another program: stop it or set {var}")
+                log.info("starting %s on 127.0.0.1:%d", type(node).__name__, port)
+                node.start()
+        return self.wait_healthy(timeout)
+
+    def wait_healthy(self, timeout: float) -> StackStatus:
+        deadline = time.monotonic() + timeout
+        st = self.status()
+        while not st.healthy and time.monotonic() < deadline:
+            for name, node in (("kafka", self.kafka()), ("elasticsearch", self.elasticsearch())):
+                if node.pid() is None:
+                    raise StackError(f"{name} exited while starting: see {node.log_file} and {node.dir}")
+            time.sleep(0.5)
+            st = self.status()
+        if not st.healthy:
+            raise StackError(f"jvm stack not healthy within {timeout:.0f}s (kafka ok={st.kafka_ok}, elasticsearch "
+                             f"ok={st.es_ok}): see the logs under {self.run_dir}")
+        return st
+
+    def down(self) -> None:
+        for node in (self.kafka(), self.elasticsearch()):
+            if node.stop():
+                log.info("stopped %s", type(node).__name__)
+
+    def wipe(self) -> None:
+        """Stop and delete the servers' data (the download cache is kept)."""
+        self.down()
+        shutil.rmtree(self.run_dir, ignore_errors=True)
