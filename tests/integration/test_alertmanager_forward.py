@@ -6,6 +6,7 @@ import asyncio
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -76,12 +77,15 @@ async def sink() -> Any:
 
 @pytest.fixture
 def alertmanager(tmp_path: Path, sink: Sink) -> Iterator[str]:
-    """A real Alertmanager with the shipped routes/inhibitions; receivers point at the loopback sink, group
-    waits are shortened, clustering is off (no 0.0.0.0:9094 listener)."""
-    cfg = yaml.safe_load(AM_CONFIG.read_text())
-    for rcv in cfg["receivers"]:
-        for hook in rcv.get("webhook_configs", []):
-            hook["url"] = f"{sink.url}/{rcv['name']}"
+    """A real Alertmanager with the shipped routes/inhibitions and the receivers the compose job renders from
+    ALERT_WEBHOOK_URL (pointed at the loopback sink, one path per receiver); group waits are shortened,
+    clustering is off (no 0.0.0.0:9094 listener)."""
+    sys.path.insert(0, str(ROOT / "deploy" / "setup"))
+    try:
+        from receivers import render
+    finally:
+        sys.path.pop(0)
+    cfg = render(yaml.safe_load(AM_CONFIG.read_text()), {"ALERT_WEBHOOK_URL": f"{sink.url}/{{receiver}}"})
 
     def shorten(route: Dict[str, Any]) -> None:
         route["group_wait"] = "1s"
