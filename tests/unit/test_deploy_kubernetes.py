@@ -115,3 +115,11 @@ def test_kubernetes_command_lines_are_real_cli_commands() -> None:
     [rule] = rules["groups"][0]["rules"]
     assert rule["record"] == "surgewatch:worker_replicas:expected"
     assert 'deployment="surgewatch-worker"' in rule["expr"]
+
+
+@pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool not installed (apt-get install prometheus)")
+def test_kubernetes_expected_replicas_rule_passes_promtool(tmp_path: Any) -> None:
+    f = tmp_path / "expected.yml"
+    f.write_text(k8s_one("ConfigMap", "surgewatch-prometheus-rules")["data"]["surgewatch-expected.yml"])
+    res = run([str(shutil.which("promtool")), "check", "rules", str(f)])
+    assert res.returncode == 0 and "1 rules found" in res.stdout, res.stdout + res.stderr
