@@ -65,6 +65,20 @@ def stack_up(engine: Optional[str] = EngineOpt) -> None:
     console.print(st.line(), markup=False, highlight=False, soft_wrap=True)
 
 
+@stack_app.command("fetch")
+def stack_fetch(engine: Optional[str] = EngineOpt) -> None:
+    """Download what the engine needs (jvm: Kafka jars, Elasticsearch node, analysis plugin) into the cache."""
+    from surgewatch.stack import StackError, engine_for
+    eng = engine_for(stack_settings(engine))
+    try:
+        if hasattr(eng, "fetch"):
+            eng.fetch()
+    except StackError as exc:
+        fail(str(exc))
+    console.print(f"engine={eng.name} ready in {stack_settings(engine).stack_cache_dir}", markup=False,
+                  soft_wrap=True)
+
+
 @stack_app.command("down")
 def stack_down(engine: Optional[str] = EngineOpt) -> None:
     """Stop the local stack's servers that it started (data is kept under SURGEWATCH_STACK_DIR)."""

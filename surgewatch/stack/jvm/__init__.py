@@ -2,16 +2,18 @@
 real Elasticsearch 8 node from Maven Central as child processes, their readiness, status, stop and fault hooks."""
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import shutil
+import tempfile
 import time
 from pathlib import Path
 
 from streams.config import Settings
 from surgewatch.stack.base import StackError, StackStatus, es_healthy, es_version, kafka_ready, port_open
 from surgewatch.stack.jvm import maven
-from surgewatch.stack.jvm.elasticsearch import ElasticsearchNode
+from surgewatch.stack.jvm.elasticsearch import ElasticsearchNode, reachable_by_others
 from surgewatch.stack.jvm.kafka import KafkaNode
 
 log = logging.getLogger(__name__)
@@ -37,18 +39,35 @@ class JvmEngine:
         return KafkaNode(self.run_dir / "kafka", libs, self.settings.stack_kafka_port,
                          self.conf["kafka"]["heap_mb"], java)
 
+    def _es_places(self) -> tuple[Path, Path]:
+        """(cache, run folder) of Elasticsearch. Started as root, it runs as a dedicated user, who must be able to
+        reach both: when a parent folder is private (a checkout under a 0700 folder), both move to a folder of their
+        own in the system temp dir, and the stack dir links to it."""
+        run = self.run_dir / "elasticsearch"
+        if os.geteuid() != 0 or (reachable_by_others(self.cache) and reachable_by_others(self.run_dir)):
+            return self.cache, run
+        tag = hashlib.sha1(str(self.run_dir).encode()).hexdigest()[:10]
+        base = Path(tempfile.gettempdir()) / f"surgewatch-es-{tag}"
+        base.mkdir(mode=0o755, exist_ok=True)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        if not run.is_symlink():
+            shutil.rmtree(run, ignore_errors=True)
+            run.symlink_to(base / "run", target_is_directory=True)
+        return base / "cache", base / "run"
+
     def elasticsearch(self) -> ElasticsearchNode:
         java, _ = maven.require_tools()
         es = self.conf["elasticsearch"]
-        return ElasticsearchNode(self.run_dir / "elasticsearch", self.cache / f"elasticsearch-{es['version']}",
-                                 self.settings.stack_es_port, es["heap_mb"], _java_home(java), es["user"])
+        cache, run = self._es_places()
+        return ElasticsearchNode(run, cache / f"elasticsearch-{es['version']}", self.settings.stack_es_port,
+                                 es["heap_mb"], _java_home(java), es["user"])
 
     def fetch(self) -> None:
         """Resolve the jars and the node from Maven Central into the cache (a no-op once there)."""
         maven.require_tools()
         maven.kafka_libs(self.cache, self.conf["kafka"]["version"])
         es = self.conf["elasticsearch"]
-        maven.elasticsearch_home(self.cache, es["version"], es["lucene_version"])
+        maven.elasticsearch_home(self._es_places()[0], es["version"], es["lucene_version"])
 
     def versions(self) -> dict[str, str]:
         return {"kafka": self.conf["kafka"]["version"], "elasticsearch": self.conf["elasticsearch"]["version"]}
@@ -95,4 +114,7 @@ class JvmEngine:
     def wipe(self) -> None:
         """Stop and delete the servers' data (the download cache is kept)."""
         self.down()
+        run = self.run_dir / "elasticsearch"
+        if run.is_symlink():
+            shutil.rmtree(run.resolve(), ignore_errors=True)
         shutil.rmtree(self.run_dir, ignore_errors=True)

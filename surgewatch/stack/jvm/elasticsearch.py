@@ -37,12 +37,13 @@ def ensure_user(name: str) -> str:
     return name
 
 
-def _reachable_by_others(path: Path) -> bool:
+def reachable_by_others(path: Path) -> bool:
     """Every parent folder of `path` can be traversed by another user."""
     for parent in [path.resolve(), *path.resolve().parents]:
         if parent.exists() and not os.stat(parent).st_mode & 0o001:
             return False
     return True
+
 
 
 def _chown_tree(root: Path, uid: int, gid: int) -> None:
@@ -93,7 +94,7 @@ class ElasticsearchNode:
             return None
         user = ensure_user(self.user)
         for path in (self.home, self.dir):
-            if not _reachable_by_others(path):
+            if not reachable_by_others(path):
                 raise StackError(f"{path} is not readable by the user {user} that runs Elasticsearch: make its "
                                  "parent folders world-traversable, or set SURGEWATCH_STACK_DIR / "
                                  "SURGEWATCH_STACK_CACHE_DIR under such a folder")
