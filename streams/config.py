@@ -65,6 +65,13 @@ class Settings(BaseSettings):
                                         "across news.enriched partitions; a partition silent this long (wall clock) "
                                         "stops holding the others back")
 
+    # ingestion (ingest-http)
+    ingest_token: SecretStr = Field(SecretStr(""), description="Bearer token that POST /items of `ingest-http` "
+                                    "requires (empty = no token, and then it binds a loopback address only)")
+    ingest_max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024, description="Largest POST /items body in bytes "
+                                       "(413 above)")
+    ingest_max_items: int = Field(1000, ge=1, description="Most items in one POST /items body (413 above)")
+
     log_level: str = Field("INFO", description="Python logging level")
 
     @field_validator("kafka_bootstrap")
