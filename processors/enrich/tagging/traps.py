@@ -1,0 +1,121 @@
+"""Region traps: consumes an item's candidate Mentions and fields, rejects the ones the words around them show to be
+no place (person, building, language, acronym, common word) and marks cities named only inside company names."""
+from __future__ import annotations
+
+from typing import Dict, List, Optional
+
+from spacy.tokens import Doc
+
+from processors.enrich.tagging.gazetteer import Gazetteer
+from processors.enrich.tagging.mentions import Field, Mention
+from processors.enrich.tagging.nlp import Lemmatizer
+from processors.enrich.tagging.settings import TaggerSettings
+
+_BLOCKABLE_KINDS = {"city", "country", "federal_subject", "federal_city"}
+
+
+def written_lower(word: str, text: str) -> bool:
+    """True when `word` (lower case) occurs in `text` as a whole word written in lower case."""
+    i = text.find(word)
+    while i >= 0:
+        j = i + len(word)
+        if (i == 0 or not text[i - 1].isalpha()) and (j >= len(text) or not text[j].isalpha()):
+            return True
+        i = text.find(word, i + 1)
+    return False
+
+
+def _caps(text: str) -> bool:
+    """The field is written in capitals (an all-caps headline)."""
+    return sum(map(str.isupper, text)) > 0.6 * max(1, sum(map(str.isalpha, text)))
+
+
+class TrapFilter:
+    """Rejects candidates by the words next to them; word lists from tagging.yaml and regions.yaml `cities`."""
+
+    def __init__(self, gazetteer: Gazetteer, lemmatizer: Lemmatizer, settings: TaggerSettings) -> None:
+        self.gazetteer = gazetteer
+        self.lemmatizer = lemmatizer
+        cfg = gazetteer.city_cfg
+        self.blocking_next_en = {w.lower() for w in cfg.get("blocking_next_en") or []}
+        self.blocking_next_ru = {lemmatizer.lemma(w) for w in cfg.get("blocking_next_ru") or []}
+        self.first_names = set(cfg.get("person_first_names") or [])
+        self.language_words_en = settings.traps.language_words_en
+        self.language_lemmas_ru = settings.traps.language_lemmas_ru
+
+    def apply(self, ms: List[Mention], fields: List[Field], route: str) -> None:
+        docs = {f.name: f.doc for f in fields}
+        texts = {f.name: f.text for f in fields}
+        caps_field: Dict[str, bool] = {}
+        for m in ms:
+            if m.tok_start < 0:
+                continue
+            reason = None
+            if route != "ru" and m.alias.atype == "city" and not m.dateline and self._only_small(m):
+                if m.field not in caps_field:
+                    caps_field[m.field] = _caps(texts[m.field])
+                reason = self._common_word(m, texts, caps_field[m.field])
+            doc = docs[m.field]
+            assert doc is not None
+            reason = reason or self._neighbour_trap(m, doc, route)
+            if reason:
+                m.reject(reason)
+        self._spread(ms)
+
+    def _all_cities(self, m: Mention) -> bool:
+        return all(self.gazetteer.entries[e].kind == "city" for e in m.entry_ids)
+
+    def _only_small(self, m: Mention) -> bool:
+        return all(self.gazetteer.entries[e].needs_support for e in m.entry_ids)
+
+    @staticmethod
+    def _common_word(m: Mention, texts: Dict[str, str], caps: bool) -> Optional[str]:
+        if m.text.isupper() and len(m.text) <= 4 and not caps:
+            # "ICO", "SAMA" in mixed-case text: an acronym, not the town Ico or Sama
+            return "acronym in capitals"
+        if m.tok_end - m.tok_start == 1 and any(written_lower(m.text.lower(), t) for t in texts.values()):
+            # "Cocoa futures fell ... cocoa prices": the item itself writes the word in lower case
+            return f"common word: '{m.text.lower()}' in lower case elsewhere"
+        return None
+
+    def _neighbour_trap(self, m: Mention, doc: Doc, route: str) -> Optional[str]:
+        """Why the word before or after the name makes it no place, or None."""
+        prev = doc[m.tok_start - 1] if m.tok_start > 0 else None
+        nxt = doc[m.tok_end] if m.tok_end < len(doc) else None
+        ru = route == "ru"
+        if m.alias.atype == "demonym" and nxt is not None and (
+                self.lemmatizer.lemma(nxt.text) in self.language_lemmas_ru if ru else
+                nxt.lower_ in self.language_words_en):
+            return f"language name: '{m.text} {nxt.text}'"
+        if prev is not None and m.alias.atype not in ("demonym", "currency", "institution"):
+            is_name = prev.text in self.first_names
+            if ru and not is_name and prev.text[:1].isupper() and prev.is_alpha:
+                is_name = self.lemmatizer.analyse(prev.text)[2]
+            if is_name:
+                return f"person: first name '{prev.text}' precedes the place name"
+        if ru and m.alias.atype == "city" and nxt is not None and nxt.text[:1].isupper() and nxt.is_alpha:
+            if any("Surn" in p.tag for p in self.lemmatizer.morph.parse(nxt.text)[:2]):
+                return f"person: surname '{nxt.text}' follows the name"
+        if nxt is not None and {self.gazetteer.entries[e].kind for e in m.entry_ids} & _BLOCKABLE_KINDS:
+            # English: a capitalised "Cathedral", "Station"; Russian: the lemma (собор, вокзал) in any case
+            block = self.lemmatizer.lemma(nxt.text) in self.blocking_next_ru if ru else \
+                nxt.lower_ in self.blocking_next_en
+            if block and (ru or nxt.text[:1].isupper()):
+                return f"building/institution: '{m.text} {nxt.text}'"
+        return None
+
+    def _spread(self, ms: List[Mention]) -> None:
+        # what the running text shows to be an acronym or a common word is that in an all-caps title too
+        words = {m.text.lower() for m in ms if m.reason.startswith(("acronym", "common word"))}
+        for m in ms:
+            if words and m.status != "rejected" and not m.dateline and m.text.lower() in words and \
+                    self._all_cities(m):
+                m.reject("common word/acronym (as written elsewhere in the item)")
+        # a city named only inside a company name ("Toyota Motor Credit Corp", then "Toyota said") is a
+        # place mention without weight: kept as evidence, never what the item is about by itself
+        org = {m.text.lower() for m in ms if m.org_name}
+        for m in ms:
+            if org and not m.dateline and m.text.lower() in org and self._all_cities(m):
+                m.org_name = True
+            elif m.org_name and (m.dateline or not self._all_cities(m)):
+                m.org_name = False   # countries in company names keep their weight (Japan Air Lines Co)
