@@ -25,8 +25,11 @@ class InvalidItem(ValueError):
 
 
 def canonical_url(url: str) -> str:
-    """Lower-case scheme/host, drop fragment, tracking params and trailing slash."""
-    parts = urlsplit(url.strip())
+    """Lower-case scheme/host, drop fragment, tracking params and trailing slash (a malformed URL: stripped only)."""
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:  # e.g. an unbalanced IPv6 bracket
+        return url.strip()
     query = urlencode(sorted((k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _TRACKING.match(k)))
     path = parts.path.rstrip("/") or "/"
     host = parts.netloc.lower()
@@ -38,28 +41,41 @@ def canonical_url(url: str) -> str:
 def derive_id(url: Optional[str], title: str, text: str) -> str:
     """Stable item id: hash of the canonical URL, or of the content when there is no URL."""
     basis = "url:" + canonical_url(url) if url else "content:" + " ".join((title + "\n" + text).split()).lower()
-    return hashlib.sha1(basis.encode("utf-8")).hexdigest()[:20]
+    return hashlib.sha1(basis.encode("utf-8", "surrogatepass")).hexdigest()[:20]
 
 
 def parse_time(value: Any) -> datetime:
-    """ISO 8601 (or epoch seconds) to an aware UTC datetime; naive times are taken as UTC."""
-    if isinstance(value, datetime):
-        dt = value
-    elif isinstance(value, (int, float)) and not isinstance(value, bool):
-        dt = datetime.fromtimestamp(float(value), tz=timezone.utc)
-    elif isinstance(value, str) and value.strip():
-        s = value.strip()
-        if s.endswith("Z"):
-            s = s[:-1] + "+00:00"
-        try:
-            dt = datetime.fromisoformat(s)
-        except ValueError as exc:
-            raise InvalidItem("bad_published_at", f"not ISO 8601: {value!r}") from exc
-    else:
-        raise InvalidItem("bad_published_at", f"missing or empty: {value!r}")
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
-    return dt.astimezone(timezone.utc)
+    """ISO 8601 (or epoch seconds) to an aware UTC datetime; naive times are taken as UTC.
+
+    Anything else, including a time out of datetime's range (epoch milliseconds, 1e20, NaN), raises
+    InvalidItem("bad_published_at").
+    """
+    try:
+        if isinstance(value, datetime):
+            dt = value
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            try:
+                dt = datetime.fromtimestamp(float(value), tz=timezone.utc)
+            except (OverflowError, ValueError, OSError) as exc:
+                hint = " (epoch milliseconds? send seconds or ISO 8601)" if abs(value) >= 1e11 else ""
+                raise InvalidItem("bad_published_at", f"epoch seconds out of range{hint}") from exc
+        elif isinstance(value, str) and value.strip():
+            s = value.strip()
+            if s.endswith(("Z", "z")):
+                s = s[:-1] + "+00:00"
+            try:
+                dt = datetime.fromisoformat(s)
+            except ValueError as exc:
+                raise InvalidItem("bad_published_at", f"not ISO 8601: {value[:80]!r}") from exc
+        else:
+            raise InvalidItem("bad_published_at", f"missing or empty ({type(value).__name__})")
+        if dt.tzinfo is None:
+            dt = dt.replace(tzinfo=timezone.utc)
+        return dt.astimezone(timezone.utc)
+    except (OverflowError, ValueError, TypeError) as exc:
+        if isinstance(exc, InvalidItem):
+            raise
+        raise InvalidItem("bad_published_at", f"out of range: {str(exc)[:80]}") from exc
 
 
 def iso(dt: datetime) -> str:

@@ -11,6 +11,7 @@ from typing import Any
 from streams.app import StageContext
 from streams.deadletter import send_dead_letter
 from streams.records import InvalidItem, NewsItem, parse_time
+from streams.validate import dead_letter_payload
 
 from processors.enrich.pipeline import build_enriched, parse_news_item
 
@@ -51,6 +52,11 @@ def register(ctx: StageContext) -> Any:
             for ev in events:
                 await stream.ack(ev)
 
+    async def dead_letter(reason: str, error: str, ev: Any) -> None:
+        """Dead-letter one event with its reason (counted by send_dead_letter); a payload too big is cut to fit."""
+        payload, note = dead_letter_payload(ev.value)
+        await send_dead_letter(ctx.deadletter, metrics, STAGE, reason, note + error, payload, ev)
+
     async def handle(events: list[Any]) -> None:
         loop = asyncio.get_running_loop()
         t0 = time.perf_counter()
@@ -59,8 +65,9 @@ def register(ctx: StageContext) -> Any:
             metrics.items_in.labels(stage=STAGE).inc()
             try:
                 valid.append((ev, parse_news_item(ev.value)))
-            except InvalidItem as exc:
-                await send_dead_letter(ctx.deadletter, metrics, STAGE, exc.reason, str(exc), ev.value, ev)
+            except Exception as exc:  # noqa: BLE001 - per event, whatever it raised: dead-letter, count, carry on
+                reason = exc.reason if isinstance(exc, InvalidItem) else "unexpected_error"
+                await dead_letter(reason, str(exc) or repr(exc), ev)
         if not valid:
             return
         try:
@@ -75,13 +82,13 @@ def register(ctx: StageContext) -> Any:
                     results.append(exc)
         for (ev, item), res in zip(valid, results):
             if isinstance(res, Exception):
-                await send_dead_letter(ctx.deadletter, metrics, STAGE, "tagging_error", repr(res), ev.value, ev)
+                await dead_letter("tagging_error", repr(res), ev)
                 continue
             try:
                 story, keys = state["clusterer"].assign(item.id, item.title, item.text)
                 enriched = build_enriched(item, res, story, dup_keys=keys)
             except Exception as exc:  # noqa: BLE001
-                await send_dead_letter(ctx.deadletter, metrics, STAGE, "enrich_error", repr(exc), ev.value, ev)
+                await dead_letter("enrich_error", repr(exc), ev)
                 continue
             # same partition number as the raw item: each news.enriched partition keeps its news.raw partition's
             # order, which the spike detector's event-time ordering relies on (one lane per partition)

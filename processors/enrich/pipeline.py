@@ -1,34 +1,16 @@
 """Enrich logic (pure): consumes raw news.raw bytes and tagger results, produces NewsItem / EnrichedItem records."""
 from __future__ import annotations
 
-import json
 from datetime import datetime, timezone
 from typing import Any
 
-from streams.records import EnrichedItem, InvalidItem, NewsItem, iso
-
-MAX_TEXT_CHARS = 100_000
+from streams.records import EnrichedItem, NewsItem, iso
+from streams.validate import parse_raw
 
 
 def parse_news_item(raw: bytes | str | dict[str, Any]) -> NewsItem:
-    """Decode and validate one raw payload; raise InvalidItem(reason) on bad input."""
-    if isinstance(raw, dict):
-        payload: Any = raw
-    else:
-        try:
-            text = raw.decode("utf-8") if isinstance(raw, (bytes, bytearray)) else raw
-        except UnicodeDecodeError as exc:
-            raise InvalidItem("not_utf8", str(exc)) from exc
-        try:
-            payload = json.loads(text)
-        except ValueError as exc:
-            raise InvalidItem("invalid_json", str(exc)) from exc
-    if isinstance(payload, dict):
-        payload.pop("__faust", None)
-    item = NewsItem.from_payload(payload)
-    if len(item.text) > MAX_TEXT_CHARS:
-        raise InvalidItem("too_large", f"text has {len(item.text)} characters (max {MAX_TEXT_CHARS})")
-    return item
+    """Decode and validate one raw payload; raise InvalidItem(reason) on bad input, never anything else."""
+    return parse_raw(raw)
 
 
 def build_enriched(item: NewsItem, result: Any, story_id: str | None, now: datetime | None = None,
