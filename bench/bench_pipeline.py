@@ -9,7 +9,7 @@ from typing import Any, Callable
 
 from processors.enrich.pipeline import build_enriched, parse_news_item
 from processors.index.documents import news_document
-from streams.runner import bundled_stream
+from surgewatch.runner import bundled_stream
 
 # floors: items/s per core this stage must beat on the reference machine (2 cores); printed as ratio = measured/floor
 FLOORS = {"validate": 5_000, "tag": 50, "dedup": 1_000, "document": 2_000, "count_keys": 2_000, "detect": 10_000}

@@ -6,12 +6,41 @@ from __future__ import annotations
 import hashlib
 import re
 from datetime import datetime, timezone
+from enum import Enum
 from typing import Any, Dict, List, Optional
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import faust
 
 SCHEMA_VERSION = 1
+
+
+class Severity(str, Enum):
+    """Alert severity, in ascending order."""
+
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+
+class AlertState(str, Enum):
+    """An alert episode's state change."""
+
+    FIRING = "firing"
+    ESCALATED = "escalated"
+    RESOLVED = "resolved"
+
+
+SEVERITIES: tuple[str, ...] = tuple(s.value for s in Severity)        # ascending
+ALERT_STATES: tuple[str, ...] = tuple(s.value for s in AlertState)
+DIMENSIONS: tuple[str, ...] = ("region", "community", "topic")
+
+
+def tag_id(dimension: str, value: str) -> str:
+    """The canonical tag id 'dimension:value', lower-case (ancestor lists and user filters may omit the prefix)."""
+    value = value.strip().lower()
+    return value if value.startswith(dimension + ":") else f"{dimension}:{value}"
 
 _TRACKING = re.compile(r"^(utm_|fbclid$|gclid$|yclid$|mc_|ref$|ref_src$)")
 
@@ -82,7 +111,7 @@ def iso(dt: datetime) -> str:
     return dt.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
 
 
-class NewsItem(faust.Record, serializer="json"):
+class NewsItem(faust.Record, serializer="json", include_metadata=False):
     """Input item. title, text, published_at required; the rest optional."""
 
     title: str
@@ -119,7 +148,7 @@ class NewsItem(faust.Record, serializer="json"):
                    url=opt["url"], source=opt["source"], language=opt["language"])
 
 
-class Evidence(faust.Record, serializer="json"):
+class Evidence(faust.Record, serializer="json", include_metadata=False):
     """A matched span: field is 'title' or 'text'; start/end are character offsets (end exclusive)."""
 
     text: str
@@ -128,7 +157,7 @@ class Evidence(faust.Record, serializer="json"):
     end: int
 
 
-class Tag(faust.Record, serializer="json"):
+class Tag(faust.Record, serializer="json", include_metadata=False):
     """One region / community / topic tag with its evidence. Region-only fields stay None elsewhere."""
 
     id: str
@@ -144,7 +173,7 @@ class Tag(faust.Record, serializer="json"):
     geo: Optional[Dict[str, float]] = None  # {"lat": .., "lon": ..}
 
 
-class EnrichedItem(faust.Record, serializer="json"):
+class EnrichedItem(faust.Record, serializer="json", include_metadata=False):
     """A NewsItem plus language, tags, story cluster id and taxonomy version."""
 
     id: str
@@ -165,7 +194,7 @@ class EnrichedItem(faust.Record, serializer="json"):
     schema_version: int = SCHEMA_VERSION
 
 
-class ArticleRef(faust.Record, serializer="json"):
+class ArticleRef(faust.Record, serializer="json", include_metadata=False):
     id: str
     title: str
     url: Optional[str] = None
@@ -173,7 +202,7 @@ class ArticleRef(faust.Record, serializer="json"):
     published_at: Optional[str] = None
 
 
-class CountEvent(faust.Record, serializer="json"):
+class CountEvent(faust.Record, serializer="json", include_metadata=False):
     """One item's contribution to one count key (news.counts is keyed by `key`)."""
 
     key: str
@@ -189,7 +218,7 @@ class CountEvent(faust.Record, serializer="json"):
     schema_version: int = SCHEMA_VERSION
 
 
-class Alert(faust.Record, serializer="json"):
+class Alert(faust.Record, serializer="json", include_metadata=False):
     """A spike alert episode state change for one count key."""
 
     alert_id: str                          # stable per episode: key + episode start
@@ -197,11 +226,11 @@ class Alert(faust.Record, serializer="json"):
     dimensions: Dict[str, str]
     window_start: str
     window_end: str
-    state: str                              # firing | escalated | resolved
+    state: str                              # an AlertState value: firing | escalated | resolved
     observed: float
     expected: float
     score: float
-    severity: str                           # low | medium | high | critical
+    severity: str                           # a Severity value: low | medium | high | critical
     top_articles: List[ArticleRef] = []
     co_tags: List[str] = []
     kibana_url: Optional[str] = None
@@ -209,7 +238,7 @@ class Alert(faust.Record, serializer="json"):
     schema_version: int = SCHEMA_VERSION
 
 
-class DeadLetter(faust.Record, serializer="json"):
+class DeadLetter(faust.Record, serializer="json", include_metadata=False):
     """An input that a stage could not process, with why and where it came from."""
 
     stage: str

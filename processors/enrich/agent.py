@@ -8,7 +8,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from streams.app import StageContext
+from streams.stage import StageContext
 from streams.deadletter import send_dead_letter
 from streams.records import InvalidItem, NewsItem, parse_time
 from streams.validate import dead_letter_payload

@@ -5,27 +5,16 @@ import logging
 import time
 from typing import Any
 
-from streams.app import StageContext
+from sinks.elasticsearch import BulkWriter, alias, async_client
+from streams.codec import decode
 from streams.deadletter import send_dead_letter
-from streams.records import EnrichedItem
+from streams.records import EnrichedItem, InvalidItem
+from streams.stage import StageContext
 
 from processors.index.documents import news_document
-from processors.index.setup import alias
-from processors.index.writer import BulkWriter, async_client
 
 log = logging.getLogger(__name__)
 STAGE = "index"
-
-
-def decode_enriched(raw: bytes) -> EnrichedItem:
-    """Decode one news.enriched payload; raises ValueError on anything that is not an EnrichedItem."""
-    try:
-        item = EnrichedItem.loads(raw)
-    except Exception as exc:  # noqa: BLE001 - faust raises several kinds on malformed data
-        raise ValueError(f"not an EnrichedItem: {exc}") from exc
-    if not isinstance(item, EnrichedItem) or not item.id:
-        raise ValueError("not an EnrichedItem: missing id")
-    return item
 
 
 def register(ctx: StageContext) -> Any:
@@ -45,17 +34,19 @@ def register(ctx: StageContext) -> Any:
         t0 = time.perf_counter()
         writer = holder.get("w")
         if writer is None:
-            writer = holder["w"] = BulkWriter(async_client(settings), metrics, max_retries=1_000_000)
+            writer = holder["w"] = BulkWriter(async_client(settings), metrics, max_retries=None, label=target)
         docs: list[tuple[str, dict[str, Any]]] = []
         by_id: dict[str, Any] = {}
         for ev in events:
             metrics.items_in.labels(stage=STAGE).inc()
             try:
-                item = decode_enriched(ev.value)
+                item = decode(EnrichedItem, ev.value)
                 docs.append((item.id, news_document(item)))
                 by_id[item.id] = ev
-            except Exception as exc:  # noqa: BLE001
-                await send_dead_letter(ctx.deadletter, metrics, STAGE, "bad_record", str(exc), ev.value, ev)
+            except InvalidItem as exc:
+                await send_dead_letter(ctx.deadletter, metrics, STAGE, exc.reason, str(exc), ev.value, ev)
+            except Exception as exc:  # noqa: BLE001 - one bad record never stops the stage
+                await send_dead_letter(ctx.deadletter, metrics, STAGE, "bad_record", repr(exc), ev.value, ev)
         if not docs:
             return
         result = await writer.write(target, docs)

@@ -1,18 +1,15 @@
-"""Document shaping: consumes EnrichedItem / Alert records, produces Elasticsearch documents (pure)."""
+"""News document shaping: consumes EnrichedItem records, produces news index documents (pure)."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
 from typing import Any
 
-from streams.records import Alert, EnrichedItem, iso
+from streams.codec import as_dict
+from streams.records import EnrichedItem, iso
 
 
 def _tag_doc(tag: Any) -> dict[str, Any]:
-    d = tag.asdict() if hasattr(tag, "asdict") else dict(tag)
-    d["evidence"] = [e.asdict() if hasattr(e, "asdict") else dict(e) for e in d.get("evidence") or []]
-    d.pop("__faust", None)
-    for e in d["evidence"]:
-        e.pop("__faust", None)
+    d = as_dict(tag) if hasattr(tag, "dumps") else dict(tag)
     if not d.get("geo"):
         d.pop("geo", None)
     return {k: v for k, v in d.items() if v is not None}
@@ -44,17 +41,3 @@ def news_document(item: EnrichedItem, now: datetime | None = None) -> dict[str, 
         best = max(located, key=lambda t: t.confidence)
         doc["location"] = {"lat": best.geo["lat"], "lon": best.geo["lon"]}
     return {k: v for k, v in doc.items() if v is not None}
-
-
-def alert_document(alert: Alert) -> dict[str, Any]:
-    d = alert.asdict()
-    d["top_articles"] = [a.asdict() if hasattr(a, "asdict") else dict(a) for a in alert.top_articles]
-    for a in d["top_articles"]:
-        a.pop("__faust", None)
-    d.pop("__faust", None)
-    return {k: v for k, v in d.items() if v is not None}
-
-
-def alert_doc_id(alert: Alert) -> str:
-    """One document per episode state change; re-delivery overwrites the same document."""
-    return f"{alert.alert_id}:{alert.state}:{alert.window_end}"

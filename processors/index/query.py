@@ -5,7 +5,7 @@ from datetime import datetime, timedelta, timezone
 import re
 from typing import Any
 
-from streams.records import iso, parse_time
+from streams.records import iso, parse_time, tag_id
 
 _RELATIVE = re.compile(r"^(\d+)\s*([mhdw])$")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -18,11 +18,6 @@ def parse_since(value: str, now: datetime | None = None) -> str:
         base = now or datetime.now(timezone.utc)
         return iso(base - timedelta(**{_UNITS[m.group(2)]: int(m.group(1))}))
     return iso(parse_time(value))
-
-
-def _tag_id(dimension: str, value: str) -> str:
-    value = value.strip().lower()
-    return value if value.startswith(dimension + ":") else f"{dimension}:{value}"
 
 
 def build_search(query: str = "", regions: list[str] | None = None, communities: list[str] | None = None,
@@ -38,7 +33,7 @@ def build_search(query: str = "", regions: list[str] | None = None, communities:
     for field, dim, values in (("region_ids", "region", regions), ("community_ids", "community", communities),
                                ("topic_ids", "topic", topics)):
         for v in values or []:
-            filters.append({"term": {field: _tag_id(dim, v)}})
+            filters.append({"term": {field: tag_id(dim, v)}})
     rng: dict[str, str] = {}
     if since:
         rng["gte"] = parse_since(since)

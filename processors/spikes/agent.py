@@ -6,18 +6,20 @@ import logging
 import time
 from typing import Any
 
-from streams.app import StageContext
-from streams.deadletter import send_dead_letter
-from streams.records import CountEvent, parse_time
+import faust
 
-from processors.index.agent import decode_enriched
-from processors.index.documents import alert_doc_id, alert_document
-from processors.index.setup import alias
-from processors.index.writer import BulkWriter, async_client
+from sinks.elasticsearch import BulkWriter, alias, async_client
+from streams.codec import decode, encode
+from streams.deadletter import send_dead_letter
+from streams.records import Alert, CountEvent, EnrichedItem, InvalidItem, parse_time
+from streams.stage import StageContext
+
+from processors.spikes.documents import alert_doc_id, alert_document
 from processors.spikes.reorder import EventTimeReorderer, OffsetOrderedAcks
 
 log = logging.getLogger(__name__)
 STAGE = "spikes"
+COUNT_STAGE = "count"
 COMPACT_EVERY_SECONDS = 600.0
 TICK_KEY = b"__tick__"      # wake-up messages on news.counts (no count; releases held events of idle partitions)
 
@@ -42,93 +44,160 @@ def register_counter(ctx: StageContext) -> Any:
             await s.ack(event)
 
     async def handle(event: Any) -> None:
+        metrics.items_in.labels(stage=COUNT_STAGE).inc()
         try:
-            item = decode_enriched(event.value)
-            counted = count_events(item)
-        except Exception as exc:  # noqa: BLE001
-            await send_dead_letter(ctx.deadletter, metrics, "count", "bad_record", str(exc), event.value, event)
+            counted = count_events(decode(EnrichedItem, event.value))
+        except InvalidItem as exc:
+            await send_dead_letter(ctx.deadletter, metrics, COUNT_STAGE, exc.reason, str(exc), event.value, event)
+            return
+        except Exception as exc:  # noqa: BLE001 - one bad record never stops the stage
+            await send_dead_letter(ctx.deadletter, metrics, COUNT_STAGE, "bad_record", repr(exc), event.value, event)
             return
         lane = getattr(getattr(event, "message", None), "partition", None)
         for ce in counted:
             ce.lane = lane
-            await ctx.counts.send(key=ce.key.encode("utf-8"), value=ce.dumps())
+            await ctx.counts.send(key=ce.key.encode("utf-8"), value=encode(ce))
+        metrics.items_out.labels(stage=COUNT_STAGE).inc()
 
     return count_keys
 
 
-def register_detector(ctx: StageContext) -> Any:
-    from processors.spikes.processor import SpikeProcessor
+class Detection:
+    """The detector side of the spikes stage, apart from its Faust wiring: per counts partition an event-time
+    reorderer and offset-ordered acks, one SpikeProcessor over the state table, and the alert sinks.
 
-    settings, metrics, app = ctx.settings, ctx.metrics, ctx.app
-    import faust
-    table = app.Table("spike-state", default=None, partitions=settings.counts_partitions,
-                      schema=faust.Schema(key_serializer="json", value_serializer="json"))
-    alerts_alias = alias(settings, "alerts")
-    holder: dict[str, Any] = {}
+    Count events reach the detector in arrival order, which can be hours of event time apart across the
+    news.enriched partitions (a replay, a worker catching up); they are released in event-time order once every
+    active partition has passed them (reorder.py). Acks go out in offset order only (Faust would otherwise commit
+    past a held event), so a restart re-delivers everything still held."""
 
-    def processor() -> Any:
-        if "p" not in holder:
-            holder["p"] = SpikeProcessor(table, bucket_seconds=settings.bucket_seconds,
-                                         allowed_lateness_seconds=settings.allowed_lateness_seconds,
-                                         kibana_url=settings.kibana_url, news_index=f"{settings.index_prefix}-news")
-        return holder["p"]
+    def __init__(self, ctx: StageContext, table: Any) -> None:
+        self.ctx, self.settings, self.metrics, self.table = ctx, ctx.settings, ctx.metrics, table
+        self.alerts_alias = alias(ctx.settings, "alerts")
+        self.buffers: dict[int, EventTimeReorderer] = {}
+        self.ackers: dict[int, OffsetOrderedAcks] = {}
+        self._processor: Any = None
+        self._writer: BulkWriter | None = None
+        self.last_compact = time.monotonic()
 
-    # Count events reach the detector in arrival order, which can be hours of event time apart across the
-    # news.enriched partitions (a replay, a worker catching up); they are released in event-time order once every
-    # active partition has passed them (reorder.py). Acks go out in offset order only (Faust would otherwise commit
-    # past a held event), so a restart re-delivers everything still held.
-    buffers: dict[int, EventTimeReorderer] = {}
-    ackers: dict[int, OffsetOrderedAcks] = {}
+    def processor(self) -> Any:
+        from processors.spikes.processor import SpikeProcessor
+        if self._processor is None:
+            s = self.settings
+            self._processor = SpikeProcessor(self.table, bucket_seconds=s.bucket_seconds,
+                                             allowed_lateness_seconds=s.allowed_lateness_seconds,
+                                             kibana_url=s.kibana_url, news_index=f"{s.index_prefix}-news")
+        return self._processor
 
-    def buffer_for(partition: int) -> EventTimeReorderer:
-        buf = buffers.get(partition)
+    def writer(self) -> BulkWriter:
+        if self._writer is None:
+            self._writer = BulkWriter(async_client(self.settings), self.metrics, max_retries=None,
+                                      label=self.alerts_alias)
+        return self._writer
+
+    def buffer_for(self, partition: int) -> EventTimeReorderer:
+        buf = self.buffers.get(partition)
         if buf is None:
-            buf = buffers[partition] = EventTimeReorderer(idle_seconds=settings.reorder_idle_seconds)
-            buf.expect(range(settings.topic_partitions))
+            buf = self.buffers[partition] = EventTimeReorderer(idle_seconds=self.settings.reorder_idle_seconds)
+            buf.expect(range(self.settings.topic_partitions))
         return buf
 
+    def revoke(self, partition: int) -> None:
+        """Held events of a revoked partition stay un-acked: its next owner (maybe this worker) gets them again."""
+        self.buffers.pop(partition, None)
+        self.ackers.pop(partition, None)
+
+    async def on_event(self, event: Any, caught_up: bool) -> list[Any]:
+        """Take one news.counts event; handle whatever it releases; return the events now safe to ack."""
+        part, offset = event.message.partition, event.message.offset
+        buf = self.buffer_for(part)
+        acks = self.ackers.setdefault(part, OffsetOrderedAcks())
+        first_delivery = acks.add(offset, event)   # False: delivered again while its first delivery is tracked
+        if first_delivery:
+            ce = None if event.key == TICK_KEY else await self.decode_count(event)
+            if ce is None:
+                acks.done(offset)
+            else:
+                buf.push(ce.lane if ce.lane is not None else -1, parse_time(ce.published_at).timestamp(), (event, ce))
+        # a held event is handled while another event of the same counts partition is current, so table writes go
+        # to the right changelog partition; idle partitions stop holding the others back only without backlog
+        for held, held_ce in buf.pop_ready(caught_up):
+            await self.detect(held, held_ce)
+            acks.done(held.message.offset)
+        self.metrics.reorder_buffered.set(sum(len(b) for b in self.buffers.values()))
+        return list(acks.pop_ackable())
+
+    async def decode_count(self, event: Any) -> CountEvent | None:
+        try:
+            ce = decode(CountEvent, event.value)
+            parse_time(ce.published_at)
+            return ce
+        except Exception as exc:  # noqa: BLE001 - InvalidItem or anything else: dead-letter, carry on
+            self.metrics.items_in.labels(stage=STAGE).inc()
+            reason = exc.reason if isinstance(exc, InvalidItem) else "bad_record"
+            await send_dead_letter(self.ctx.deadletter, self.metrics, STAGE, reason, str(exc), event.value, event)
+            return None
+
+    def _run_detector(self, ce: CountEvent) -> list[Alert]:
+        proc = self.processor()
+        late_before = proc.late_events
+        alerts = list(proc.process(ce))
+        if proc.late_events > late_before:
+            self.metrics.late_events.inc(proc.late_events - late_before)
+        alerts.extend(proc.tick(parse_time(ce.published_at)))
+        if time.monotonic() - self.last_compact > COMPACT_EVERY_SECONDS:
+            # table writes must happen while handling an event (Faust routes them to its changelog partition)
+            self.last_compact = time.monotonic()
+            proc.compact()
+            self.metrics.active_keys.set(len(self.table))
+        return alerts
+
+    async def detect(self, event: Any, ce: CountEvent) -> None:
+        t0 = time.perf_counter()
+        self.metrics.items_in.labels(stage=STAGE).inc()
+        try:
+            alerts = self._run_detector(ce)
+        except Exception as exc:  # noqa: BLE001
+            await send_dead_letter(self.ctx.deadletter, self.metrics, STAGE, "detector_error", repr(exc),
+                                   event.value, event)
+            return
+        if alerts:
+            await self.emit(alerts, event)
+        self.metrics.items_out.labels(stage=STAGE).inc()
+        self.metrics.processing_seconds.labels(stage=STAGE).observe(time.perf_counter() - t0)
+        self.metrics.last_item_timestamp.labels(stage=STAGE).set(time.time())
+
+    async def emit(self, alerts: list[Alert], event: Any) -> None:
+        """Alerts to the alerts topic and the alerts index; a document Elasticsearch rejects is dead-lettered."""
+        for alert in alerts:
+            await self.ctx.alerts.send(key=alert.key.encode("utf-8"), value=encode(alert))
+            self.metrics.alerts.labels(state=alert.state, severity=alert.severity).inc()
+        by_id = {alert_doc_id(a): a for a in alerts}
+        result = await self.writer().write(self.alerts_alias, [(i, alert_document(a)) for i, a in by_id.items()])
+        for doc_id, err in result.failed.items():
+            await send_dead_letter(self.ctx.deadletter, self.metrics, STAGE, "es_rejected", err,
+                                   encode(by_id[doc_id]), event)
+
+
+def register_detector(ctx: StageContext) -> Any:
+    settings, app = ctx.settings, ctx.app
+    table = app.Table("spike-state", default=None, partitions=settings.counts_partitions,
+                      schema=faust.Schema(key_serializer="json", value_serializer="json"))
+    detection = Detection(ctx, table)
     counts_topics = set(getattr(ctx.counts, "topics", ()) or ())
 
     @app.on_partitions_revoked.connect
     async def drop_held(sender: Any, revoked: Any, **kwargs: Any) -> None:
-        # held events of a revoked partition are un-acked: its next owner (maybe this worker) gets them again
         for tp in revoked:
             if tp.topic in counts_topics:
-                buffers.pop(tp.partition, None)
-                ackers.pop(tp.partition, None)
+                detection.revoke(tp.partition)
 
     @app.agent(ctx.counts, name="detect_spikes")
     async def detect_spikes(stream: Any) -> None:
         s = stream.noack()   # acks only after state and alerts are written (see count_keys), in offset order
         async for event in s.events():
-            # a held event is handled while another event of the same counts partition is current, so table
-            # writes go to the right changelog partition
-            part, offset = event.message.partition, event.message.offset
-            buf = buffer_for(part)
-            acks = ackers.setdefault(part, OffsetOrderedAcks())
-            if not acks.add(offset, event):
-                pass   # delivered again while its first delivery is still tracked (the consumer sought back)
-            elif event.key == TICK_KEY:
-                acks.done(offset)
-            else:
-                ce = await decode_count(event)
-                if ce is None:
-                    acks.done(offset)
-                else:
-                    buf.push(ce.lane if ce.lane is not None else -1, parse_time(ce.published_at).timestamp(),
-                             (event, ce))
-            # idle partitions stop holding the others back only once this reader has no backlog
-            try:
-                highwater = app.consumer.highwater(event.message.tp)
-            except Exception:  # noqa: BLE001 - no fetch position known yet
-                highwater = None
-            caught_up = highwater is None or offset + 1 >= highwater
-            for held, held_ce in buf.pop_ready(caught_up):
-                await detect(held, held_ce)
-                acks.done(held.message.offset)
-            for ready in acks.pop_ackable():
+            for ready in await detection.on_event(event, _caught_up(app, event)):
                 await s.ack(ready)
-            metrics.reorder_buffered.set(sum(len(b) for b in buffers.values()))
 
     @app.timer(interval=max(1.0, settings.reorder_idle_seconds / 4))
     async def reorder_tick() -> None:
@@ -136,48 +205,13 @@ def register_detector(ctx: StageContext) -> Any:
         for p in range(settings.counts_partitions):
             await ctx.counts.send(key=TICK_KEY, value=b"{}", partition=p)
 
-    async def decode_count(event: Any) -> Any:
-        try:
-            ce = CountEvent.loads(event.value)
-            if not isinstance(ce, CountEvent):
-                raise ValueError("not a CountEvent")
-            parse_time(ce.published_at)
-            return ce
-        except Exception as exc:  # noqa: BLE001
-            metrics.items_in.labels(stage=STAGE).inc()
-            await send_dead_letter(ctx.deadletter, metrics, STAGE, "bad_record", repr(exc), event.value, event)
-            return None
-
-    last_compact = [time.monotonic()]
-
-    async def detect(event: Any, ce: CountEvent) -> None:
-        t0 = time.perf_counter()
-        metrics.items_in.labels(stage=STAGE).inc()
-        try:
-            proc = processor()
-            late_before = proc.late_events
-            alerts = list(proc.process(ce))
-            if proc.late_events > late_before:
-                metrics.late_events.inc(proc.late_events - late_before)
-            alerts.extend(proc.tick(parse_time(ce.published_at)))
-            if time.monotonic() - last_compact[0] > COMPACT_EVERY_SECONDS:
-                # table writes must happen while handling an event (Faust routes them to its changelog partition)
-                last_compact[0] = time.monotonic()
-                proc.compact()
-                metrics.active_keys.set(len(table))
-        except Exception as exc:  # noqa: BLE001
-            await send_dead_letter(ctx.deadletter, metrics, STAGE, "detector_error", repr(exc), event.value, event)
-            return
-        if alerts:
-            writer = holder.get("w")
-            if writer is None:
-                writer = holder["w"] = BulkWriter(async_client(settings), metrics, max_retries=1_000_000)
-            for alert in alerts:
-                await ctx.alerts.send(key=alert.key.encode("utf-8"), value=alert.dumps())
-                metrics.alerts.labels(state=alert.state, severity=alert.severity).inc()
-            await writer.write(alerts_alias, [(alert_doc_id(a), alert_document(a)) for a in alerts])
-        metrics.items_out.labels(stage=STAGE).inc()
-        metrics.processing_seconds.labels(stage=STAGE).observe(time.perf_counter() - t0)
-        metrics.last_item_timestamp.labels(stage=STAGE).set(time.time())
-
     return detect_spikes
+
+
+def _caught_up(app: Any, event: Any) -> bool:
+    """This reader has no backlog on the event's partition (or its fetch position is not known yet)."""
+    try:
+        highwater = app.consumer.highwater(event.message.tp)
+    except Exception:  # noqa: BLE001 - no fetch position known yet
+        return True
+    return highwater is None or event.message.offset + 1 >= highwater

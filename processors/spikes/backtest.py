@@ -1,13 +1,13 @@
-"""Backtests without servers: consumes NAB-format CSV series or an NDJSON news archive, produces NAB score CSVs
-or the alerts the live system would have emitted (NDJSON)."""
+"""Backtests without servers: consumes NAB-format CSV series, or enriched items in event-time order, produces NAB
+score CSVs, or the alerts the live detector would have emitted (the composition root's `backtest archive` tags an
+archive first)."""
 from __future__ import annotations
 
 import csv
-import json
 import logging
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Dict, Iterable, Iterator, List, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional
 
 from processors.spikes.detector import DetectorConfig, SeriesDetector
 from processors.spikes.keys import count_events
@@ -15,7 +15,7 @@ from processors.spikes.processor import SpikeProcessor
 from streams.records import Alert, parse_time
 
 if TYPE_CHECKING:
-    from streams.records import EnrichedItem, NewsItem
+    from streams.records import EnrichedItem
 
 logger = logging.getLogger(__name__)
 
@@ -48,24 +48,6 @@ def backtest_series(data_dir: Path, out_dir: Path, config: DetectorConfig = Dete
 
 # ---------------------------------------------------------------------------------------------- archive replay
 
-def enrich_items(items: Sequence["NewsItem"], tagger: Any = None, batch_size: int = 64) -> List["EnrichedItem"]:
-    """Tag NewsItems, assign near-duplicate story ids and keys exactly as the enrich stage does, in event-time order."""
-    from processors.enrich.dedup import StoryClusterer
-    from processors.enrich.pipeline import build_enriched
-    if tagger is None:
-        from processors.enrich.tagging import Tagger   # heavy (spaCy): import only when needed
-        tagger = Tagger.load()
-    ordered = sorted(items, key=lambda it: (parse_time(it.published_at), it.id or ""))
-    clusterer = StoryClusterer()
-    out: List[EnrichedItem] = []
-    for i in range(0, len(ordered), 512):
-        chunk = list(ordered[i:i + 512])
-        for item, res in zip(chunk, tagger.tag_batch(chunk, batch_size=batch_size)):
-            story, keys = clusterer.assign(item.id or "", item.title, item.text)
-            out.append(build_enriched(item, res, story, dup_keys=keys))
-    return out
-
-
 def replay(items: Iterable["EnrichedItem"], processor: SpikeProcessor, final_tick: bool = True) -> List[Alert]:
     """Feed enriched items in event-time order through a SpikeProcessor; return every alert it emits."""
     ordered = sorted(items, key=lambda it: (parse_time(it.published_at), it.id))
@@ -79,41 +61,6 @@ def replay(items: Iterable["EnrichedItem"], processor: SpikeProcessor, final_tic
         horizon = processor.bs * (processor.lateness_buckets + processor.config.quiet_buckets + 2)
         alerts.extend(processor.tick(last + timedelta(seconds=horizon)))
     return alerts
-
-
-def backtest_archive(items_path: Path, out_path: Path, bucket_seconds: int = 3600,
-                     allowed_lateness_seconds: int = 6 * 3600, pretagged: bool = False,
-                     config: DetectorConfig = DetectorConfig(), kibana_url: str = "http://localhost:5601",
-                     news_index: str = "surgewatch-news", tagger: Any = None) -> Dict[str, Any]:
-    """Tag (unless pretagged) and replay an NDJSON archive; write every alert as one JSON object per line."""
-    from processors.enrich.pipeline import parse_news_item
-    from streams.records import EnrichedItem, InvalidItem, NewsItem
-    enriched: List[EnrichedItem] = []
-    bad = 0
-    raw_items: List[NewsItem] = []
-    with Path(items_path).open("rb") as fh:
-        lines = [line for line in fh if line.strip()]
-    for n, line in enumerate(lines, 1):
-        try:
-            if pretagged:
-                enriched.append(EnrichedItem.from_data(json.loads(line)))
-            else:
-                # the same validation as the enrich stage: what it would dead-letter is skipped here
-                raw_items.append(parse_news_item(line))
-        except (InvalidItem, TypeError, ValueError, KeyError) as exc:
-            bad += 1
-            logger.warning("%s:%d: skipped invalid item: %s", items_path, n, exc)
-    if raw_items:
-        enriched.extend(enrich_items(raw_items, tagger))
-    proc = SpikeProcessor({}, config, bucket_seconds=bucket_seconds, allowed_lateness_seconds=allowed_lateness_seconds,
-                          kibana_url=kibana_url, news_index=news_index)
-    alerts = replay(enriched, proc)
-    Path(out_path).parent.mkdir(parents=True, exist_ok=True)
-    with Path(out_path).open("w", encoding="utf-8") as f:
-        for a in alerts:
-            f.write(json.dumps(alert_dict(a), ensure_ascii=False) + "\n")
-    return {"items": len(enriched), "invalid": bad, "alerts": len(alerts),
-            "episodes": len({a.alert_id for a in alerts}), "late_events": proc.late_events}
 
 
 def alert_dict(alert: Alert) -> Dict[str, Any]:

@@ -11,9 +11,10 @@ from typing import Any, Dict, Optional, Tuple
 
 from scipy.special import gammainc, ndtri
 
+from streams.records import SEVERITIES
+
 logger = logging.getLogger(__name__)
 
-SEVERITIES = ("low", "medium", "high", "critical")
 Z_CAP = 37.0   # |ndtri| of the smallest normal double
 
 

@@ -1,29 +1,20 @@
-"""Spike evaluation: consumes ../shared/nab (realTweets + windows + scorer) and the HuffPost stream, produces NAB
-scores (fixed 0.5 and swept, per profile, per series, leave-one-out) and archive-replay numbers (alert episodes
-per 1,000 items, detection delay of injected surges)."""
+"""NAB evaluation of the detector: consumes ../shared/nab (realTweets + windows + scorer), produces NAB scores (fixed
+0.5 and swept, per profile, per series, leave-one-out) and the per-window report."""
 from __future__ import annotations
 
 import csv
-import hashlib
 import importlib.util
 import json
 import logging
-import re
-import statistics
 import subprocess
 import sys
 import tempfile
-from datetime import datetime, timedelta
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Dict, List, Optional, Tuple
 
-from processors.enrich.dedup import dup_keys
-from processors.spikes.backtest import alert_dict, backtest_series, enrich_items, replay
+from processors.spikes.backtest import backtest_series
 from processors.spikes.detector import DetectorConfig
-from processors.spikes.keys import count_keys
-from processors.spikes.processor import SpikeProcessor
-from streams.records import EnrichedItem, NewsItem, Tag, iso, parse_time
 
 logger = logging.getLogger(__name__)
 
@@ -202,138 +193,3 @@ def nab_summary(result: Dict[str, Any]) -> Dict[str, Dict[str, float]]:
 
 
 # ------------------------------------------------------------------------------------------------- HuffPost
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
-
-
-def huffpost_items(path: Path) -> List[NewsItem]:
-    """HuffPost records as NewsItems; the day-only date gets a deterministic time of day from the id."""
-    items: List[NewsItem] = []
-    with Path(path).open(encoding="utf-8") as f:
-        for line in f:
-            if not line.strip():
-                continue
-            r = json.loads(line)
-            sec = int(hashlib.sha1(r["id"].encode()).hexdigest()[:8], 16) % 86400
-            ts = parse_time(r["date"]) + timedelta(seconds=sec)
-            items.append(NewsItem.from_payload({"id": r["id"], "title": r["headline"], "text": r.get("short_description") or "",
-                                                "published_at": iso(ts), "url": r.get("link"), "source": "huffpost",
-                                                "language": "en"}))
-    return items
-
-
-def simple_enrich(items: List[NewsItem], categories: Dict[str, str]) -> List[EnrichedItem]:
-    """Fallback tagging without spaCy: the HuffPost section becomes the only (topic) tag."""
-    out = []
-    for it in items:
-        cat = categories.get(it.id or "", "")
-        topics = [Tag(id=f"topic:{_slug(cat)}", name=cat, confidence=1.0)] if cat else []
-        out.append(EnrichedItem(id=it.id or "", title=it.title, text=it.text, published_at=it.published_at, language="en",
-                                url=it.url, source=it.source, topics=topics, story_id=it.id))
-    return out
-
-
-def _pick_surge_key(items: List[EnrichedItem]) -> Tuple[str, EnrichedItem]:
-    """A mid-frequency single-tag key (has history, far from the busiest) and an item carrying it (template)."""
-    counts: Dict[str, int] = {}
-    template: Dict[str, EnrichedItem] = {}
-    for it in items:
-        for key, _dims, members in count_keys(it):
-            if len(members) == 1:
-                counts[key] = counts.get(key, 0) + 1
-                template.setdefault(key, it)
-    ranked = sorted((k for k, n in counts.items() if n >= 30), key=lambda k: (-counts[k], k))
-    if not ranked:
-        ranked = sorted(counts, key=lambda k: (-counts[k], k))
-    key = ranked[min(len(ranked) - 1, len(ranked) // 2)]
-    return key, template[key]
-
-
-def inject_surges(items: List[EnrichedItem], template: EnrichedItem, starts: List[datetime], per_hour: int = 5,
-                  hours: int = 3) -> List[EnrichedItem]:
-    """Synthetic items with the template's tags: `per_hour` distinct stories per hour for `hours` hours per start."""
-    out = list(items)
-    for n, start in enumerate(starts):
-        total = per_hour * hours
-        for i in range(total):
-            ts = start + timedelta(seconds=int(i * hours * 3600 / total))
-            sid = f"inj-{n}-{i}"
-            # distinct stories: a text of its own, so the near-duplicate keys (as the enrich stage makes them) differ
-            title = f"Injected surge {n} item {i}"
-            text = " ".join(hashlib.sha1(f"{sid}/{w}".encode()).hexdigest()[:6] for w in range(30))
-            out.append(EnrichedItem(id=sid, title=title, text=text, published_at=iso(ts),
-                                    language="en", url=f"https://example.org/{sid}", source=f"outlet-{i % 4}",
-                                    regions=template.regions, communities=template.communities, topics=template.topics,
-                                    story_id=sid, dup_keys=dup_keys(title, text)))
-    return out
-
-
-def huffpost_eval(shared_dir: Path, tagging: str = "auto", bucket_seconds: Tuple[int, ...] = (3600, 86400), trials: int = 6,
-                  config: DetectorConfig = DetectorConfig(), alerts_out: Optional[Path] = None,
-                  echo: bool = True) -> Dict[str, Any]:
-    """Replay the HuffPost stream through the archive backtest: episodes per 1,000 items, and detection delay of
-    surges injected for one mid-frequency key (one per ~month, well apart)."""
-    path = Path(shared_dir) / "corpora" / "huffpost_news_category" / "stream.jsonl"
-    if not path.exists():
-        raise SharedDataMissing(f"missing {path}")
-    items = huffpost_items(path)
-    categories = {}
-    with path.open(encoding="utf-8") as f:
-        for line in f:
-            if line.strip():
-                r = json.loads(line)
-                categories[r["id"]] = r.get("category", "")
-    used = tagging
-    enriched: List[EnrichedItem]
-    if tagging in ("auto", "tagger"):
-        try:
-            enriched = enrich_items(items)
-            used = "tagger"
-        except Exception as exc:  # noqa: BLE001 - tagging is optional here; report which one ran
-            if tagging == "tagger":
-                raise
-            logger.warning("Tagger unavailable (%s); falling back to section-as-topic tagging", exc)
-            enriched = simple_enrich(items, categories)
-            used = "simple"
-    else:
-        enriched = simple_enrich(items, categories)
-        used = "simple"
-
-    key, template = _pick_surge_key(enriched)
-    times = sorted(parse_time(it.published_at) for it in enriched)
-    span = times[-1] - times[0]
-    starts = [(times[0] + span * (i + 1) / (trials + 1)).replace(minute=17, second=0, microsecond=0)
-              for i in range(trials)]
-    injected = inject_surges(enriched, template, starts)
-    res: Dict[str, Any] = {"items": len(enriched), "tagging": used, "surge_key": key, "surge_trials": trials,
-                           "surge_items_per_hour": 5, "surge_hours": 3, "by_bucket": {}}
-    for bs in bucket_seconds:
-        proc = SpikeProcessor({}, config, bucket_seconds=bs)
-        base_alerts = replay(enriched, proc)
-        episodes = len({a.alert_id for a in base_alerts})
-        inj_alerts = replay(injected, SpikeProcessor({}, config, bucket_seconds=bs))
-        delays: List[float] = []
-        for start in starts:
-            horizon = start + timedelta(hours=3) + timedelta(seconds=2 * bs)
-            fired = [a for a in inj_alerts if a.key == key and a.state == "firing"
-                     and start <= parse_time(a.created_at or a.window_end) <= horizon]
-            if fired:
-                delays.append((min(parse_time(a.created_at or a.window_end) for a in fired) - start).total_seconds() / 60.0)
-        res["by_bucket"][str(bs)] = {
-            "alert_records": len(base_alerts), "episodes": episodes,
-            "episodes_per_1000_items": round(1000.0 * episodes / max(len(enriched), 1), 3),
-            "late_events": proc.late_events, "episode_keys": sorted({a.key for a in base_alerts})[:15],
-            "surges_detected": len(delays),
-            "median_detection_delay_minutes": round(statistics.median(delays), 1) if delays else None,
-            "detection_delays_minutes": [round(d, 1) for d in delays],
-        }
-        if alerts_out is not None and bs == bucket_seconds[0]:
-            alerts_out.parent.mkdir(parents=True, exist_ok=True)
-            with alerts_out.open("w", encoding="utf-8") as f:
-                for al in base_alerts:
-                    f.write(json.dumps(alert_dict(al), ensure_ascii=False) + "\n")
-    if echo:
-        print("== HuffPost replay through the archive backtest ==")
-        print(json.dumps(res, indent=2))
-    return res

@@ -6,7 +6,7 @@ from itertools import product
 from typing import Dict, Iterable, List, Sequence, Tuple
 from urllib.parse import urlsplit
 
-from streams.records import ArticleRef, CountEvent, EnrichedItem, Tag
+from streams.records import ArticleRef, CountEvent, EnrichedItem, Tag, tag_id
 
 logger = logging.getLogger(__name__)
 
@@ -14,12 +14,6 @@ VOLUME_KEY = "all"
 DIMENSION_ORDER = ("region", "community", "topic")
 MAX_COMBINATION_KEYS = 24      # per item, across region×community, region×topic, community×topic
 MAX_COMBO_TAGS_PER_DIMENSION = 4  # most confident tags of a dimension that enter combinations
-
-
-def _tag_id(dimension: str, raw: str) -> str:
-    """Canonical tag id 'dimension:value' (ancestor lists may hold ids with or without the prefix)."""
-    raw = raw.strip()
-    return raw if ":" in raw else f"{dimension}:{raw}"
 
 
 def _split(tag_id: str) -> Tuple[str, str]:
@@ -67,11 +61,11 @@ def count_keys(item: EnrichedItem, max_combinations: int = MAX_COMBINATION_KEYS)
 
     region_ids: List[str] = []
     for t in regions:
-        for rid in [_tag_id("region", t.id)] + [_tag_id("region", a) for a in (t.ancestors or [])]:
+        for rid in [tag_id("region", t.id)] + [tag_id("region", a) for a in (t.ancestors or [])]:
             if rid not in region_ids:
                 region_ids.append(rid)
-    community_ids = list(dict.fromkeys(_tag_id("community", t.id) for t in communities))
-    topic_ids = list(dict.fromkeys(_tag_id("topic", t.id) for t in topics))
+    community_ids = list(dict.fromkeys(tag_id("community", t.id) for t in communities))
+    topic_ids = list(dict.fromkeys(tag_id("topic", t.id) for t in topics))
 
     out: List[Tuple[str, Dict[str, str], List[str]]] = [(VOLUME_KEY, {}, [])]
     seen = {VOLUME_KEY}
@@ -107,7 +101,7 @@ def count_events(item: EnrichedItem, max_combinations: int = MAX_COMBINATION_KEY
     for dim, tags in (("region", item.regions or []), ("community", item.communities or []),
                       ("topic", item.topics or [])):
         for t in _ranked(tags):
-            tid = _tag_id(dim, t.id)
+            tid = tag_id(dim, t.id)
             if tid not in all_tags:
                 all_tags.append(tid)
     story = item.story_id or item.id

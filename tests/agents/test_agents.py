@@ -9,7 +9,7 @@ from typing import Any
 import faust
 import pytest
 
-from streams.app import StageContext
+from streams.stage import StageContext
 from streams.config import Settings
 from streams.metrics import Metrics
 from streams.records import CountEvent, DeadLetter, EnrichedItem, Tag

@@ -38,7 +38,7 @@ def test_nab_realtweets_standard_at_fixed_threshold(tmp_path: Path) -> None:
 @pytest.mark.skipif(not (SHARED / "corpora" / "huffpost_news_category" / "stream.jsonl").exists(),
                     reason="../shared HuffPost stream not present")
 def test_huffpost_replay_is_quiet_and_catches_injected_surges() -> None:
-    from processors.spikes.evaluate import huffpost_eval
+    from surgewatch.offline import huffpost_eval
     result = huffpost_eval(SHARED, tagging="tagger", echo=False)   # the enrich stage's tagging and near-duplicate keys
     assert result["items"] == 9999 and result["tagging"] == "tagger"
     for bucket, r in result["by_bucket"].items():

@@ -1,4 +1,4 @@
-"""Real Alertmanager behind the forwarder: consumes Alerts through streams.forward's posting code, produces
+"""Real Alertmanager behind the forwarder: consumes Alerts through the alert sink's posting code, produces
 assertions on Alertmanager's API (GET /api/v2/alerts) and on the webhooks its shipped routes notify."""
 from __future__ import annotations
 
@@ -18,13 +18,17 @@ import requests
 import yaml
 from aiohttp import web
 
-from streams import forward
+from sinks.alerting import alertmanager as am_alerter
+from sinks.alerting import forwarder
+from sinks.alerting import http
+from sinks.alerting import mapping
+from sinks.alerting import webhook
 from streams.records import Alert, ArticleRef
 
 ROOT = Path(__file__).resolve().parents[2]
 AM_CONFIG = ROOT / "deploy" / "alertmanager" / "alertmanager.yml"
 ALERTMANAGER = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
-FAST = forward.RetryPolicy(attempts=4, max_seconds=10, initial=0.05, maximum=0.2)
+FAST = http.RetryPolicy(attempts=4, max_seconds=10, initial=0.05, maximum=0.2)
 
 pytestmark = [
     pytest.mark.integration,
@@ -156,7 +160,7 @@ async def eventually(probe: Any, timeout: float = 20.0) -> Any:
 async def test_alert_lifecycle_in_alertmanager(alertmanager: str, sink: Sink) -> None:
     key = "community:muslims|topic:protest"
     async with aiohttp.ClientSession() as session:
-        fwd = forward.Forwarder(session=session, alertmanager_url=alertmanager, retry=FAST,
+        fwd = forwarder.Forwarder(session=session, alertmanager_url=alertmanager, retry=FAST,
                                 firing_ttl=timedelta(minutes=10))
         assert await fwd.deliver(make_alert(key, "high"))
         [got] = await am_alerts(session, alertmanager, key)
@@ -197,8 +201,8 @@ async def test_alert_lifecycle_in_alertmanager(alertmanager: str, sink: Sink) ->
 
 async def test_subscription_filters_before_alertmanager(alertmanager: str) -> None:
     async with aiohttp.ClientSession() as session:
-        fwd = forward.Forwarder(session=session, alertmanager_url=alertmanager, retry=FAST,
-                                subscription=forward.Subscription(("region:",), "high"))
+        fwd = forwarder.Forwarder(session=session, alertmanager_url=alertmanager, retry=FAST,
+                                subscription=mapping.Subscription(("region:",), "high"))
         assert not await fwd.deliver(make_alert("region:tatarstan", "medium"))
         assert not await fwd.deliver(make_alert("topic:protest", "critical"))
         assert await fwd.deliver(make_alert("region:chechnya", "critical"))
@@ -213,13 +217,13 @@ async def test_alertmanager_rejects_a_malformed_alert_without_retrying(alertmana
     async with aiohttp.ClientSession() as session:
         bad = [{"labels": {"bad label": "x"}, "startsAt": "2023-11-02T10:00:00Z"}]
         with pytest.raises(ValueError, match="HTTP 400"):
-            await forward.post_alertmanager(session, alertmanager, bad, retry=FAST)
+            await am_alerter.post_alertmanager(session, alertmanager, bad, retry=FAST)
 
 
 async def test_webhook_delivery_retries_transient_errors(sink: Sink) -> None:
     sink.fail_next = [503, 502]
     async with aiohttp.ClientSession() as session:
-        fwd = forward.Forwarder(session=session, webhook_url=f"{sink.url}/hook", retry=FAST)
+        fwd = forwarder.Forwarder(session=session, webhook_url=f"{sink.url}/hook", retry=FAST)
         assert await fwd.deliver(make_alert("region:dagestan", "low"))
     assert sink.fail_next == []  # both transient failures were answered before the delivery succeeded
     [(path, body)] = sink.received
@@ -232,7 +236,7 @@ async def test_webhook_delivery_gives_up_after_bounded_retries() -> None:
     started = time.monotonic()
     async with aiohttp.ClientSession() as session:
         with pytest.raises(aiohttp.ClientConnectionError):
-            await forward.post_webhook(session, dead, {"x": 1}, retry=FAST)
+            await webhook.post_webhook(session, dead, {"x": 1}, retry=FAST)
     assert time.monotonic() - started < 10
 
 
@@ -242,7 +246,7 @@ async def _run_until(ns: Any, sink: Sink, group: str, count: int, quiet: float =
                      from_beginning: bool = True) -> None:
     """Run the forwarder until the sink holds `count` bodies (then `quiet` more seconds), and stop it."""
     stop = asyncio.Event()
-    task = asyncio.create_task(forward.run_forwarder(
+    task = asyncio.create_task(forwarder.run_forwarder(
         ns, dict(webhook_url=f"{sink.url}/hook", retry=FAST), group, from_beginning, stop))
     deadline = time.monotonic() + 60
     while len(sink.received) < count:
@@ -312,8 +316,8 @@ def _committed(ns: Any, group: str) -> Dict[int, int]:
 async def _give_up(ns: Any, sink: Sink, group: str, from_beginning: bool = True) -> None:
     """One run against a receiver that keeps failing: it must exit with DeliveryError (retries exhausted)."""
     sink.fail_next = [503] * 50
-    with pytest.raises(forward.DeliveryError):
-        await asyncio.wait_for(forward.run_forwarder(ns, dict(webhook_url=f"{sink.url}/hook", retry=FAST), group,
+    with pytest.raises(http.DeliveryError):
+        await asyncio.wait_for(forwarder.run_forwarder(ns, dict(webhook_url=f"{sink.url}/hook", retry=FAST), group,
                                                      from_beginning, asyncio.Event()), 60)
     sink.fail_next = []
 
@@ -340,7 +344,7 @@ async def test_from_latest_pins_its_start_so_a_restart_skips_nothing_new(ns: Any
     group = f"{ns.app_id}-fwd-latest"
     _produce(ns, [make_alert("region:history").dumps()])
     stop = asyncio.Event()
-    task = asyncio.create_task(forward.run_forwarder(ns, dict(webhook_url=f"{sink.url}/hook", retry=FAST), group,
+    task = asyncio.create_task(forwarder.run_forwarder(ns, dict(webhook_url=f"{sink.url}/hook", retry=FAST), group,
                                                      False, stop))
     deadline = time.monotonic() + 60
     while not _committed(ns, group):  # joined the group and committed its start, delivered nothing

@@ -14,7 +14,7 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.structs import OffsetAndMetadata
 
-from processors.index.setup import es_client
+from sinks.elasticsearch import es_client
 from streams.config import Settings
 
 pytestmark = pytest.mark.integration
@@ -82,10 +82,10 @@ def test_committed_offsets_of_a_deleted_topic_go_with_it(real_kafka: Settings) -
     try:
         admin.delete_topics([topic])
         deadline = time.monotonic() + 30
-        offsets = admin.list_consumer_group_offsets(group)
+        offsets = admin.list_group_offsets(group)
         while tp in offsets and time.monotonic() < deadline:
             time.sleep(0.5)
-            offsets = admin.list_consumer_group_offsets(group)
+            offsets = admin.list_group_offsets(group)
         assert tp not in offsets
     finally:
         admin.close()

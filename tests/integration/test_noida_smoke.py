@@ -9,7 +9,7 @@ import pytest
 from kafka import KafkaConsumer, KafkaProducer
 from kafka.admin import KafkaAdminClient, NewTopic
 
-from processors.index.setup import alias, ensure_indices, es_client
+from sinks.elasticsearch import alias, ensure_indices, es_client
 from surgewatch.stack import LocalStack
 from surgewatch.stack.base import port_open
 from tests.integration.conftest import local_settings

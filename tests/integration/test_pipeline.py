@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 from kafka import KafkaConsumer, KafkaProducer
 
-from processors.index.setup import alias, es_client
+from sinks.elasticsearch import alias, es_client
 from streams import topics
 from streams.config import Settings
 from streams.records import DeadLetter
-from streams.runner import (bundled_stream, count_lines, indexed_count, prepare, start_worker, stop_process,
+from surgewatch.runner import (bundled_stream, count_lines, indexed_count, prepare, start_worker, stop_process,
                             wait_for_pipeline)
 from streams.subscribe import tail_alerts
 
@@ -156,7 +156,7 @@ def test_restart_mid_stream_neither_loses_nor_duplicates(ns: Settings, tmp_path:
     # the alerts are those of an uninterrupted in-order run of the same detector (`backtest archive`): none lost, none
     # added. Stories are counted from near-duplicate keys, which depend on each item alone, so neither the enrich
     # stage's arrival order nor its clusterer restarting empty changes a count
-    from processors.spikes.backtest import backtest_archive
+    from surgewatch.offline import backtest_archive
     backtest_archive(bundled_stream(), tmp_path / "reference.jsonl")
     ref = [json.loads(x) for x in (tmp_path / "reference.jsonl").read_text().splitlines()]
     ref_firing = {(a["key"], a["window_start"]) for a in ref if a["state"] == "firing"}

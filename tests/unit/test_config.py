@@ -36,14 +36,14 @@ def test_bad_value_names_the_variable(monkeypatch):
 
 
 def test_unknown_stage_fails_fast():
-    from streams.app import build_app
+    from surgewatch.app import build_app
     with pytest.raises(ValueError, match="SURGEWATCH_STAGES"):
         build_app(Settings(_env_file=None, stages="enrich,bogus"))
 
 
 def test_run_reset_is_refused_on_an_external_cluster() -> None:
     # `surgewatch run --reset` wipes topics by name: never on a cluster the project did not start
-    from streams.runner import prepare
+    from surgewatch.runner import prepare
     external = Settings(_env_file=None, kafka_bootstrap="broker.example:9092", es_url="http://es.example:9200")
     with pytest.raises(ConfigError, match="run without --reset"):
         prepare(external, reset=True)

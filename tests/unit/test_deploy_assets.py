@@ -300,7 +300,7 @@ def _flatten(props: Dict[str, Any], prefix: str = "") -> Dict[str, str]:
 
 def mapping_fields_for(title: str) -> Dict[str, str]:
     """Fields of the index template whose indices (and alias) a data view title (index pattern) covers."""
-    from processors.index.setup import MAPPING_VERSION, alias, load_template
+    from sinks.elasticsearch import MAPPING_VERSION, alias, load_template
 
     settings = Settings(_env_file=None)
     for kind in ("news", "alerts"):

@@ -96,7 +96,7 @@ def test_kubernetes_workers_pdb_scraping_and_config(monkeypatch: pytest.MonkeyPa
 def test_kubernetes_command_lines_are_real_cli_commands() -> None:
     from typer.testing import CliRunner
 
-    from streams.cli import app
+    from surgewatch.cli import app
 
     config = k8s_one("ConfigMap", "surgewatch-config")["data"]
     seen = set()

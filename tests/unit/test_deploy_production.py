@@ -130,7 +130,7 @@ def test_kafka_healthcheck_runs_with_its_own_small_heap() -> None:
 
 
 def test_kibana_objects_are_generated_for_the_index_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
-    from processors.index.setup import MAPPING_VERSION, alias
+    from sinks.elasticsearch import MAPPING_VERSION, alias
     from processors.spikes.processor import SpikeProcessor
 
     mod = _bootstrap(monkeypatch)

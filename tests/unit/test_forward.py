@@ -8,8 +8,18 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from streams import forward
+from sinks.alerting import cli as alerting_cli
+from sinks.alerting import forwarder
+from sinks.alerting import http
+from sinks.alerting import mapping
+from streams import records
+from streams.codec import decode
 from streams.records import Alert, ArticleRef
+
+
+def decode_alert(value: bytes | None) -> Alert:
+    return decode(Alert, value)
+
 
 NOW = datetime(2023, 11, 2, 12, 0, tzinfo=timezone.utc)
 
@@ -36,9 +46,9 @@ def make_alert(**over: object) -> Alert:
 
 
 def test_severity_rank_orders_and_rejects_unknown() -> None:
-    assert [forward.severity_rank(s) for s in ("low", "Medium", "high", "critical")] == [0, 1, 2, 3]
+    assert [mapping.severity_rank(s) for s in ("low", "Medium", "high", "critical")] == [0, 1, 2, 3]
     with pytest.raises(ValueError, match="unknown severity"):
-        forward.severity_rank("urgent")
+        mapping.severity_rank("urgent")
 
 
 @pytest.mark.parametrize(
@@ -56,16 +66,16 @@ def test_severity_rank_orders_and_rejects_unknown() -> None:
     ],
 )
 def test_subscription_matches(prefixes: tuple, min_sev: str, alert_over: dict, expected: bool) -> None:
-    assert forward.Subscription(prefixes, min_sev).matches(make_alert(**alert_over)) is expected
+    assert mapping.Subscription(prefixes, min_sev).matches(make_alert(**alert_over)) is expected
 
 
 def test_subscription_rejects_bad_min_severity() -> None:
     with pytest.raises(ValueError):
-        forward.Subscription((), "loud")
+        mapping.Subscription((), "loud")
 
 
 def test_firing_alert_maps_to_alertmanager_v2() -> None:
-    [am] = forward.to_alertmanager(make_alert(), NOW, firing_ttl=timedelta(minutes=30), max_articles=3)
+    [am] = mapping.to_alertmanager(make_alert(), NOW, firing_ttl=timedelta(minutes=30), max_articles=3)
     assert am["labels"] == {"alertname": "SurgewatchSpike", "key": "community:muslims|topic:protest",
                             "severity": "high", "community": "muslims", "topic": "protest"}
     assert am["startsAt"] == "2023-11-02T10:00:00Z"
@@ -82,19 +92,19 @@ def test_firing_alert_maps_to_alertmanager_v2() -> None:
 
 
 def test_resolved_alert_sets_ends_at_for_every_severity() -> None:
-    out = forward.to_alertmanager(make_alert(state="resolved", severity="low"), NOW)
-    assert sorted(a["labels"]["severity"] for a in out) == sorted(forward.SEVERITIES)
+    out = mapping.to_alertmanager(make_alert(state="resolved", severity="low"), NOW)
+    assert sorted(a["labels"]["severity"] for a in out) == sorted(records.SEVERITIES)
     assert {a["endsAt"] for a in out} == {"2023-11-02T11:00:00Z"}
     assert {a["labels"]["key"] for a in out} == {"community:muslims|topic:protest"}
 
 
 def test_resolved_alert_never_ends_in_the_future() -> None:
     alert = make_alert(state="resolved", window_end="2023-11-02T18:00:00Z")
-    assert {a["endsAt"] for a in forward.to_alertmanager(alert, NOW)} == {"2023-11-02T12:00:00Z"}
+    assert {a["endsAt"] for a in mapping.to_alertmanager(alert, NOW)} == {"2023-11-02T12:00:00Z"}
 
 
 def test_escalation_resolves_lower_severities_of_the_same_key() -> None:
-    out = forward.to_alertmanager(make_alert(state="escalated", severity="high"), NOW)
+    out = mapping.to_alertmanager(make_alert(state="escalated", severity="high"), NOW)
     by_sev = {a["labels"]["severity"]: a for a in out}
     assert set(by_sev) == {"high", "low", "medium"}
     assert by_sev["high"]["endsAt"] > NOW.isoformat().replace("+00:00", "Z")
@@ -103,13 +113,13 @@ def test_escalation_resolves_lower_severities_of_the_same_key() -> None:
 
 def test_dimension_label_names_are_sanitised() -> None:
     alert = make_alert(dimensions={"sub-region": "x", "severity": "y", "9x": "z", "empty": ""})
-    labels = forward.alert_labels(alert)
+    labels = mapping.alert_labels(alert)
     assert labels["sub_region"] == "x" and labels["dim_severity"] == "y" and labels["_9x"] == "z"
     assert labels["severity"] == "high" and "empty" not in labels
 
 
 def test_webhook_payload_is_plain_json_of_the_alert() -> None:
-    payload = forward.webhook_payload(make_alert())
+    payload = mapping.webhook_payload(make_alert())
     assert "__faust" not in json.dumps(payload)
     assert payload["key"] == "community:muslims|topic:protest"
     assert payload["top_articles"][0] == {"id": "a0", "title": "Protest  in Makhachkala 0",
@@ -118,16 +128,16 @@ def test_webhook_payload_is_plain_json_of_the_alert() -> None:
 
 def test_decode_alert_roundtrip_and_errors() -> None:
     alert = make_alert()
-    decoded = forward.decode_alert(alert.dumps())
+    decoded = decode_alert(alert.dumps())
     assert decoded.key == alert.key and decoded.top_articles[0].title == alert.top_articles[0].title
     for bad, msg in ((None, "empty"), (b"{nope", "not JSON"), (b"[1]", "object"), (b'{"key": "x"}', "missing")):
         with pytest.raises(ValueError, match=msg):
-            forward.decode_alert(bad)
+            decode_alert(bad)
 
 
 def test_register_adds_forward_command_and_validates_options() -> None:
     app = typer.Typer()
-    forward.register(app)
+    alerting_cli.register(app)
 
     @app.command("noop")
     def noop() -> None:  # a second command keeps typer in group mode
@@ -157,7 +167,7 @@ def test_forward_reports_an_unreachable_kafka_clearly(monkeypatch: pytest.Monkey
     get_settings.cache_clear()
     try:
         app = typer.Typer()
-        forward.register(app)
+        alerting_cli.register(app)
         app.command("noop")(lambda: None)
         res = CliRunner().invoke(app, ["forward", "--webhook-url", "http://127.0.0.1:9/x"])
     finally:
@@ -169,8 +179,8 @@ def test_forward_reports_an_unreachable_kafka_clearly(monkeypatch: pytest.Monkey
 # ------------------------------------------------------------------------------------------------ offsets
 
 def test_offset_book_commits_the_offset_after_the_last_handled_record() -> None:
-    tp0, tp1 = forward.TopicPartition("alerts", 0), forward.TopicPartition("alerts", 1)
-    book = forward.OffsetBook()
+    tp0, tp1 = forwarder.TopicPartition("alerts", 0), forwarder.TopicPartition("alerts", 1)
+    book = forwarder.OffsetBook()
     for off in (4, 5, 6):
         book.handled(tp0, off)
     book.handled(tp1, 0)
@@ -179,10 +189,10 @@ def test_offset_book_commits_the_offset_after_the_last_handled_record() -> None:
 
 
 def test_a_new_partition_is_pinned_at_its_first_record_or_its_reset_position() -> None:
-    assert forward.start_offset(committed=None, first_fetched=3, position=9) == 3
-    assert forward.start_offset(committed=None, first_fetched=None, position=9) == 9
-    assert forward.start_offset(committed=0, first_fetched=None, position=9) is None
-    assert forward.start_offset(committed=12, first_fetched=12, position=13) is None
+    assert forwarder.start_offset(committed=None, first_fetched=3, position=9) == 3
+    assert forwarder.start_offset(committed=None, first_fetched=None, position=9) == 9
+    assert forwarder.start_offset(committed=0, first_fetched=None, position=9) is None
+    assert forwarder.start_offset(committed=12, first_fetched=12, position=13) is None
 
 
 class _Rec:
@@ -198,7 +208,7 @@ class _FailsOn:
 
     async def deliver(self, alert: Alert) -> bool:
         if alert.key == self.fail_key:
-            raise forward.DeliveryError("receiver down")
+            raise http.DeliveryError("receiver down")
         if alert.key == self.reject_key:
             raise ValueError("HTTP 400")
         self.sent.append(alert.key)
@@ -206,14 +216,14 @@ class _FailsOn:
 
 
 async def test_handle_batch_records_what_was_handled_before_retries_ran_out() -> None:
-    tp = forward.TopicPartition("alerts", 0)
+    tp = forwarder.TopicPartition("alerts", 0)
     recs = [_Rec(10, make_alert(key="region:a").dumps()), _Rec(11, b"not json"),
             _Rec(12, make_alert(key="region:rejected").dumps()), _Rec(13, make_alert(key="region:down").dumps()),
             _Rec(14, make_alert(key="region:b").dumps())]
     fwd = _FailsOn("region:down", "region:rejected")
-    book = forward.OffsetBook()
-    with pytest.raises(forward.DeliveryError):
-        await forward.handle_batch(fwd, book, {tp: recs})  # type: ignore[arg-type]
+    book = forwarder.OffsetBook()
+    with pytest.raises(http.DeliveryError):
+        await forwarder.handle_batch(fwd, book, {tp: recs})  # type: ignore[arg-type]
     # delivered, undecodable and rejected alerts are done; the undelivered one (13) is where a restart resumes
     assert fwd.sent == ["region:a"] and book.take() == {tp: 13}
 
@@ -224,9 +234,9 @@ def test_forward_starts_a_new_group_at_the_oldest_alert_by_default(monkeypatch: 
     async def record(settings: object, kwargs: object, group: str, from_beginning: bool) -> None:
         seen.append((group, from_beginning))
 
-    monkeypatch.setattr(forward, "run_forwarder", record)
+    monkeypatch.setattr(alerting_cli, "run_forwarder", record)
     app = typer.Typer()
-    forward.register(app)
+    alerting_cli.register(app)
     app.command("noop")(lambda: None)
     runner = CliRunner()
     for args, expected in (([], True), (["--from-beginning"], True), (["--from-latest"], False)):

@@ -1,7 +1,8 @@
 """Unit tests for ES document shaping and safe search query building (pure)."""
 from datetime import datetime, timezone
 
-from processors.index.documents import alert_doc_id, alert_document, news_document
+from processors.index.documents import news_document
+from processors.spikes.documents import alert_doc_id, alert_document
 from processors.index.query import build_search, parse_since
 from streams.records import Alert, ArticleRef, EnrichedItem, Evidence, Tag
 

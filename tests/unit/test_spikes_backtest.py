@@ -10,7 +10,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from spikes_streams import T0, by_time, stream, surge  # noqa: E402
 
-from processors.spikes.backtest import backtest_archive, backtest_series  # noqa: E402
+from processors.spikes.backtest import backtest_series  # noqa: E402
+from surgewatch.offline import backtest_archive  # noqa: E402
 from streams.records import Alert  # noqa: E402
 
 

@@ -3,7 +3,7 @@ Metrics registry), so that sums across workers count each topic's lag and the de
 from __future__ import annotations
 
 from streams.metrics import Metrics
-from streams.worker import AssignmentGauges
+from surgewatch.worker import AssignmentGauges
 
 
 def lag_series(m: Metrics) -> dict:

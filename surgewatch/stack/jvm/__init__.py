@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from streams.config import Settings
-from surgewatch.stack.base import StackError, StackStatus, es_healthy, es_version, kafka_ready, port_open
+from surgewatch.stack.base import StackError, StackStatus, es_healthy, kafka_ready, port_open
 from surgewatch.stack.jvm import maven
 from surgewatch.stack.jvm.elasticsearch import ElasticsearchNode, reachable_by_others
 from surgewatch.stack.jvm.kafka import KafkaNode

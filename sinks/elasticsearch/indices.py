@@ -1,4 +1,5 @@
-"""Index setup: consumes the versioned mapping JSON files, produces index templates, indices and aliases in ES."""
+"""Index setup: consumes the versioned mapping JSON files (mappings/), produces index templates, indices and aliases
+in Elasticsearch."""
 from __future__ import annotations
 
 import json
@@ -10,6 +11,8 @@ from elasticsearch import Elasticsearch, NotFoundError
 
 from streams.config import Settings
 
+from sinks.elasticsearch.client import es_client
+
 log = logging.getLogger(__name__)
 
 MAPPING_VERSION = 1
@@ -17,21 +20,13 @@ MAPPING_VERSION = 1
 
 def load_template(kind: str) -> dict[str, Any]:
     """The bundled index template for `news` or `alerts`."""
-    text = resources.files("processors.index").joinpath(f"mappings/{kind}-v{MAPPING_VERSION}.json").read_text("utf-8")
+    text = resources.files("sinks.elasticsearch").joinpath(f"mappings/{kind}-v{MAPPING_VERSION}.json").read_text("utf-8")
     return json.loads(text)
 
 
 def alias(settings: Settings, kind: str) -> str:
     """The alias every reader and writer uses (e.g. surgewatch-news)."""
     return f"{settings.index_prefix}-{kind}"
-
-
-def es_client(settings: Settings) -> Elasticsearch:
-    auth = None
-    if settings.es_username:
-        auth = (settings.es_username, settings.es_password.get_secret_value())
-    return Elasticsearch(settings.elasticsearch_url, basic_auth=auth, verify_certs=settings.es_verify_certs,
-                         request_timeout=30)
 
 
 def ensure_indices(settings: Settings, es: Elasticsearch | None = None) -> dict[str, str]:

@@ -8,7 +8,7 @@ from typing import Mapping, Set
 import faust
 
 from streams import topics
-from streams.app import build_app
+from surgewatch.app import build_app
 from streams.config import Settings
 from streams.metrics import Metrics, default_metrics
 

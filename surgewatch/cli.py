@@ -104,7 +104,7 @@ def stack_status(engine: Optional[str] = EngineOpt) -> None:
 @app.command()
 def setup() -> None:
     """Create topics, index templates, indices and aliases (idempotent)."""
-    from processors.index.setup import ensure_indices
+    from sinks.elasticsearch import ensure_indices
     from streams.setup import ensure_topics
     s = settings()
     try:
@@ -118,7 +118,7 @@ def setup() -> None:
 @app.command()
 def worker() -> None:
     """Run a Faust worker with the stages in SURGEWATCH_STAGES; serves /metrics."""
-    from streams.worker import run_worker
+    from surgewatch.worker import run_worker
     run_worker(settings())
 
 
@@ -146,7 +146,7 @@ def search(query: str = typer.Argument("", help="Free text (matched, not parsed 
            size: int = typer.Option(20, help="Hits to show")) -> None:
     """Search the indexed news."""
     from processors.index.query import build_search
-    from processors.index.setup import alias, es_client
+    from sinks.elasticsearch import alias, es_client
     s = settings()
     try:
         body = build_search(query, region, community, topic, since, size=size)
@@ -169,7 +169,7 @@ def search(query: str = typer.Argument("", help="Free text (matched, not parsed 
 def demo(stream: Optional[str] = typer.Option(None, help="NDJSON of NewsItems (default: the bundled sample)"),
          timeout: float = typer.Option(900, help="Give up after this many seconds")) -> None:
     """Bounded end-to-end run on a clean demo namespace; ends with one `DEMO SUMMARY {json}` line."""
-    from streams.runner import demo_settings, run_demo
+    from surgewatch.runner import demo_settings, run_demo
     summary, ok = run_demo(demo_settings(settings()), stream, timeout)
     sys.stdout.write("DEMO SUMMARY " + json.dumps(summary, sort_keys=True) + "\n")
     raise typer.Exit(0 if ok else 1)
@@ -181,7 +181,7 @@ def run(stream: Optional[str] = typer.Option(None, help="NDJSON of NewsItems (de
         reset: bool = typer.Option(False, "--reset", help="Wipe this namespace's topics, indices, consumer group and "
                                    "detector state first (local stack only): a replay of the same stream alerts again")) -> None:
     """Start the stack and a worker, replay the stream, print alerts as they fire; Ctrl-C stops everything."""
-    from streams.runner import run_forever
+    from surgewatch.runner import run_forever
     run_forever(settings(), stream, speedup, reset)
 
 
@@ -196,9 +196,10 @@ def _register(module: str, *apps: typer.Typer) -> None:
 
 
 _register("streams.sources.cli", app)
-_register("streams.forward", alerts_app)
+_register("sinks.alerting.cli", alerts_app)
 _register("processors.enrich.cli", app, eval_app)
-_register("processors.spikes.cli", app, eval_app, backtest_app)
+_register("processors.spikes.cli", backtest_app)
+_register("surgewatch.offline", app, eval_app, backtest_app)
 
 
 def main() -> None:

@@ -1,8 +1,8 @@
-"""Faust application factory: consumes Settings, produces the app, its topic objects and the shared stage context."""
+"""Faust application factory, the stage registry: consumes Settings, produces the app, its topic objects and the
+StageContext each requested stage registers its agents on."""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from typing import Any
 
 import faust
@@ -10,22 +10,9 @@ import faust
 from streams import topics
 from streams.config import Settings
 from streams.metrics import Metrics
+from streams.stage import StageContext
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class StageContext:
-    """What every stage's `register(ctx)` receives."""
-
-    settings: Settings
-    metrics: Metrics
-    app: faust.App
-    raw: Any
-    enriched: Any
-    counts: Any
-    deadletter: Any
-    alerts: Any
 
 
 def build_app(settings: Settings, metrics: Metrics | None = None, stages: frozenset[str] | None = None) -> StageContext:

@@ -9,7 +9,6 @@ from typing import Any
 
 from elasticsearch import AsyncElasticsearch, ConnectionError as ESConnectionError, TransportError
 
-from streams.config import Settings
 from streams.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -21,22 +20,16 @@ class BulkResult:
     failed: dict[str, str] = field(default_factory=dict)   # doc id -> error (document rejected: dead-letter it)
 
 
-def async_client(settings: Settings) -> AsyncElasticsearch:
-    auth = None
-    if settings.es_username:
-        auth = (settings.es_username, settings.es_password.get_secret_value())
-    return AsyncElasticsearch(settings.elasticsearch_url, basic_auth=auth, verify_certs=settings.es_verify_certs,
-                              request_timeout=30)
-
-
 class BulkWriter:
     """Writes batches with `_id` (re-processing overwrites, never duplicates). Retries the whole request on
     connection/5xx errors with backoff (the batch stays unacknowledged meanwhile); returns per-document rejections."""
 
-    def __init__(self, es: AsyncElasticsearch, metrics: Metrics, max_retries: int = 8) -> None:
+    def __init__(self, es: AsyncElasticsearch, metrics: Metrics, max_retries: int | None = 8, label: str = "") -> None:
+        """max_retries=None retries an unreachable cluster forever (a stage's batch then waits, unacknowledged)."""
         self.es = es
         self.metrics = metrics
         self.max_retries = max_retries
+        self.label = label          # the `index` metric label: the alias written to, never a concrete index name
 
     async def write(self, index: str, docs: list[tuple[str, dict[str, Any]]]) -> BulkResult:
         if not docs:
@@ -46,7 +39,8 @@ class BulkWriter:
             ops.append({"index": {"_index": index, "_id": doc_id}})
             ops.append(doc)
         delay = 0.5
-        for attempt in range(self.max_retries + 1):
+        attempt = 0
+        while True:
             t0 = time.perf_counter()
             try:
                 resp = await self.es.bulk(operations=ops, refresh=False)
@@ -54,9 +48,10 @@ class BulkWriter:
                 break
             except (ESConnectionError, TransportError) as exc:
                 self.metrics.es_bulk_failures.labels(kind="request").inc()
-                if attempt == self.max_retries:
+                if self.max_retries is not None and attempt >= self.max_retries:
                     raise
-                log.warning("bulk request to %s failed (%s); retry %d in %.1fs", index, exc, attempt + 1, delay)
+                attempt += 1
+                log.warning("bulk request to %s failed (%s); retry %d in %.1fs", index, exc, attempt, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 30.0)
         result = BulkResult()
@@ -70,5 +65,5 @@ class BulkWriter:
                 result.failed[op["_id"]] = f"{status}: {err}"
         if result.failed:
             self.metrics.es_bulk_failures.labels(kind="document").inc(len(result.failed))
-        self.metrics.indexed.labels(index=index.split("-v")[0]).inc(len(result.ok))
+        self.metrics.indexed.labels(index=self.label or index).inc(len(result.ok))
         return result

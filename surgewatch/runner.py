@@ -66,7 +66,7 @@ def group_lag(settings: Settings, base: str) -> int:
 
 
 def indexed_count(settings: Settings, kind: str = "news") -> int:
-    from processors.index.setup import alias, es_client
+    from sinks.elasticsearch import alias, es_client
     es = es_client(settings)
     es.indices.refresh(index=alias(settings, kind))
     return int(es.count(index=alias(settings, kind))["count"])
@@ -87,7 +87,7 @@ def worker_env(settings: Settings) -> dict[str, str]:
 def start_worker(settings: Settings, log_path: Path) -> subprocess.Popen[bytes]:
     log_path.parent.mkdir(parents=True, exist_ok=True)
     fh = open(log_path, "ab")
-    return subprocess.Popen([sys.executable, "-m", "streams.cli", "worker"], env=worker_env(settings),
+    return subprocess.Popen([sys.executable, "-m", "surgewatch.cli", "worker"], env=worker_env(settings),
                             stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
 
 
@@ -105,7 +105,7 @@ def stop_process(proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
 def prepare(settings: Settings, reset: bool, own_namespace: bool = False) -> None:
     """Start the stack (when local), optionally wipe this namespace, then create topics and indices. On an external
     cluster only a namespace of our own (the demo's) may be wiped."""
-    from processors.index.setup import delete_indices, ensure_indices
+    from sinks.elasticsearch import delete_indices, ensure_indices
     from streams.setup import delete_consumer_group, delete_topics_with_prefix, ensure_topics
     from surgewatch.stack import LocalStack
     if reset and not settings.uses_local_stack and not own_namespace:

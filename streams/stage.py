@@ -1,0 +1,23 @@
+"""The stage contract: consumes nothing, produces StageContext, what every stage's `register(ctx)` receives from the
+composition root (settings, metrics, the Faust app and the topic objects)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import faust
+
+from streams.config import Settings
+from streams.metrics import Metrics
+
+
+@dataclass
+class StageContext:
+    settings: Settings
+    metrics: Metrics
+    app: faust.App
+    raw: Any
+    enriched: Any
+    counts: Any
+    deadletter: Any
+    alerts: Any
