@@ -180,12 +180,22 @@ def news_item(payload: Any, now: Optional[datetime] = None) -> NewsItem:
 
 
 @never_raises_else
-def parse_raw(raw: bytes | bytearray | str | Dict[str, Any], now: Optional[datetime] = None) -> NewsItem:
-    """One raw message (bytes, text, or an already decoded object) as a NewsItem; InvalidItem on bad input."""
-    payload = raw if isinstance(raw, dict) else decode_json(raw)
+def from_decoded(payload: Any, now: Optional[datetime] = None) -> NewsItem:
+    """An already decoded JSON value (e.g. one element of a JSON array) as a NewsItem; InvalidItem on bad input."""
+    if json_depth_exceeds(payload):
+        raise InvalidItem("too_deep", f"JSON nests deeper than {MAX_DEPTH} levels")
     if isinstance(payload, dict) and "__faust" in payload:
         payload = {k: v for k, v in payload.items() if k != "__faust"}
-    return news_item(payload, now)
+    item = news_item(payload, now)
+    if (len(item.title) + len(item.text)) * 12 > MAX_MESSAGE_BYTES and len(item.dumps()) > MAX_MESSAGE_BYTES:
+        raise InvalidItem("too_large", f"the item encodes to more than {MAX_MESSAGE_BYTES} bytes")
+    return item
+
+
+@never_raises_else
+def parse_raw(raw: bytes | bytearray | str | Dict[str, Any], now: Optional[datetime] = None) -> NewsItem:
+    """One raw message (bytes, text, or an already decoded object) as a NewsItem; InvalidItem on bad input."""
+    return from_decoded(raw if isinstance(raw, dict) else decode_json(raw), now)
 
 
 DEAD_LETTER_MAX_PAYLOAD = 768 * 1024   # escaped JSON characters a dead letter may carry (Kafka's limit is 1 MiB)

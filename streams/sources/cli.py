@@ -74,13 +74,29 @@ def ingest_http(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to bind"),
     port: int = typer.Option(8088, "--port", help="Port to listen on"),
 ) -> None:
-    """Serve POST /items (JSON object, JSON array or NDJSON) and GET /healthz; items go to news.raw."""
-    from streams.sources.http import serve
+    """Serve POST /items (JSON object, JSON array or NDJSON) and GET /healthz; items go to news.raw.
 
-    producer = _producer()
-    console.print(f"ingest: http://{host}:{port}/items → {producer.topic}")
+    With SURGEWATCH_INGEST_TOKEN set, POST /items needs `Authorization: Bearer <token>`; without it, only a
+    loopback address may be bound.
+    """
+    from streams.sources.http import IngestPolicy, check_bind, serve
+
     try:
-        serve(producer, host=host, port=port, flush=producer.flush)
+        s = get_settings()
+    except ConfigError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    policy = IngestPolicy(token=s.ingest_token, max_body_bytes=s.ingest_max_body_bytes, max_items=s.ingest_max_items)
+    try:
+        check_bind(host, policy)
+    except SourceError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    producer = _producer()
+    auth = "bearer token required" if policy.has_token else "no token (loopback only)"
+    console.print(f"ingest: http://{host}:{port}/items → {producer.topic} ({auth})", markup=False)
+    try:
+        serve(producer, host=host, port=port, flush=producer.flush, policy=policy)
     finally:
         producer.close()
 

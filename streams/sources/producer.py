@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import logging
 import socket
-from typing import Optional, Protocol
+import threading
+from typing import Optional, Protocol, Tuple
 
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
@@ -11,7 +12,9 @@ from kafka.errors import KafkaError
 from streams import topics
 from streams.config import Settings
 from streams.metrics import Metrics
+from streams.deadletter import make_dead_letter
 from streams.records import NewsItem
+from streams.validate import MAX_MESSAGE_BYTES, dead_letter_payload
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +43,38 @@ def item_value(item: NewsItem) -> bytes:
     return item.dumps()
 
 
+def oversize_dead_letter(payload: bytes) -> Optional[bytes]:
+    """None when the payload fits a message on news.raw; else the DeadLetter record (stage ingest) to send instead."""
+    if len(payload) <= MAX_MESSAGE_BYTES:
+        return None
+    head, note = dead_letter_payload(payload)
+    error = f"{note}message has {len(payload)} bytes (max {MAX_MESSAGE_BYTES})"
+    return make_dead_letter(STAGE, "too_large", error, head).dumps()
+
+
+class DeliveryErrors:
+    """Records the broker did not acknowledge, reported once by the next flush (errbacks run on kafka's thread)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.total = 0
+        self._pending = 0
+        self._last: Optional[BaseException] = None
+
+    def record(self, exc: BaseException) -> None:
+        with self._lock:
+            self.total += 1
+            self._pending += 1
+            self._last = exc
+
+    def take(self) -> Tuple[int, Optional[BaseException]]:
+        """Failures since the last take, and the last error; resets both (a transient error is reported once)."""
+        with self._lock:
+            pending, last = self._pending, self._last
+            self._pending, self._last = 0, None
+            return pending, last
+
+
 class RawProducer:
     """kafka-python producer bound to the raw topic (acks=all, small linger, no compression).
 
@@ -53,9 +88,10 @@ class RawProducer:
         self.settings = settings
         self.topic = topics.name(settings, topics.RAW)
         self.metrics = metrics
+        self.deadletter_topic = topics.name(settings, topics.DEADLETTER)
         self.sent = 0
-        self.failed = 0
-        self._last_error: Optional[BaseException] = None
+        self.dead_lettered = 0
+        self._errors = DeliveryErrors()
         servers = [s.strip() for s in settings.kafka_servers.split(",") if s.strip()]
         self._servers = servers
         kafka_log = logging.getLogger("kafka")
@@ -83,16 +119,37 @@ class RawProducer:
         self._send(item_value(item), item_key(item))
 
     def send_raw(self, payload: bytes, key: Optional[bytes] = None) -> None:
-        """Send input bytes unchanged (e.g. a line that failed validation) for the enrich stage to dead-letter."""
-        self._send(payload, key)
+        """Send input bytes unchanged (e.g. a line that failed validation) for the enrich stage to dead-letter.
 
-    def _send(self, value: bytes, key: Optional[bytes]) -> None:
+        Input too big for a Kafka message cannot travel that way: it goes straight to the dead-letter topic
+        (stage ingest, reason too_large, its first bytes as payload).
+        """
+        dead_letter = oversize_dead_letter(payload)
+        if dead_letter is None:
+            self._send(payload, key)
+            return
+        self._send(dead_letter, None, topic=self.deadletter_topic)
+        self.dead_lettered += 1
+        if self.metrics is not None:
+            self.metrics.dead_letters.labels(stage=STAGE, reason="too_large").inc()
+        log.warning("input of %d bytes is too large for %s: dead-lettered on %s", len(payload), self.topic,
+                    self.deadletter_topic)
+
+    @property
+    def failed(self) -> int:
+        """Records not delivered in this producer's life."""
+        return self._errors.total
+
+    def _send(self, value: bytes, key: Optional[bytes], topic: Optional[str] = None) -> None:
+        topic = topic or self.topic
         try:
-            future = self._producer.send(self.topic, value=value, key=key)
+            future = self._producer.send(topic, value=value, key=key)
         except KafkaError as exc:
-            raise SourceError(f"cannot send to {self.topic} on {self.settings.kafka_servers}: {exc}; "
+            raise SourceError(f"cannot send to {topic} on {self.settings.kafka_servers}: {exc}; "
                               f"check SURGEWATCH_KAFKA_BOOTSTRAP and that the topic exists (`surgewatch setup` creates it)") from exc
         future.add_errback(self._on_error)
+        if topic != self.topic:
+            return
         self.sent += 1
         if self.metrics is not None:
             self.metrics.items_out.labels(stage=STAGE).inc()
@@ -109,19 +166,23 @@ class RawProducer:
         return False
 
     def _on_error(self, exc: BaseException) -> None:
-        self.failed += 1
-        self._last_error = exc
+        self._errors.record(exc)
         log.error("record not delivered to %s: %s", self.topic, exc)
 
     def flush(self, timeout: Optional[float] = None) -> None:
-        """Block until every sent record is acknowledged (acks=all); raise SourceError if any was not."""
+        """Block until every sent record is acknowledged (acks=all); raise SourceError if any was not.
+
+        Each failure is reported by one flush only: after a transient broker error the next batch can succeed.
+        """
         try:
             self._producer.flush(timeout=timeout)
         except KafkaError as exc:
+            self._errors.take()
             raise SourceError(f"Kafka did not acknowledge records on {self.topic}: {exc}") from exc
-        if self.failed:
-            raise SourceError(f"{self.failed} record(s) not delivered to {self.topic} on "
-                              f"{self.settings.kafka_servers}: {self._last_error}")
+        failed, last = self._errors.take()
+        if failed:
+            raise SourceError(f"{failed} record(s) not delivered to {self.topic} on "
+                              f"{self.settings.kafka_servers}: {last}")
 
     def close(self, timeout: Optional[float] = None) -> None:
         """Flush and close the connection."""

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import gzip
-import json
 import logging
 import time
 from dataclasses import dataclass
@@ -14,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from streams.records import InvalidItem, NewsItem, parse_time
 from streams.sources.producer import RawSink
+from streams.validate import parse_raw
 
 log = logging.getLogger(__name__)
 
@@ -46,15 +46,14 @@ class ReplayStats:
 
 
 def parse_line(lineno: int, raw: bytes) -> Entry:
-    """Decode and validate one NDJSON line; never raises."""
+    """Decode and validate one NDJSON line; never raises (any failure is the line's reason)."""
     try:
-        payload = json.loads(raw)
-        item = NewsItem.from_payload(payload)
+        item = parse_raw(raw)
         return ValidLine(lineno, item, parse_time(item.published_at))
     except InvalidItem as exc:
         return InvalidLine(lineno, raw, str(exc))
-    except (ValueError, UnicodeDecodeError) as exc:  # json.JSONDecodeError is a ValueError
-        return InvalidLine(lineno, raw, f"not_json: {exc}")
+    except Exception as exc:  # noqa: BLE001 - one line never stops a replay
+        return InvalidLine(lineno, raw, f"unexpected_error: {type(exc).__name__}: {exc}")
 
 
 def parse_lines(lines: Iterable[bytes]) -> List[Entry]:

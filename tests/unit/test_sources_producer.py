@@ -7,7 +7,9 @@ import pytest
 
 from streams.config import Settings
 from streams.records import NewsItem
-from streams.sources.producer import RawProducer, SourceError, item_key, item_value, unreachable_message
+from streams.records import DeadLetter
+from streams.sources.producer import (DeliveryErrors, RawProducer, SourceError, item_key, item_value,
+                                      oversize_dead_letter, unreachable_message)
 
 
 def closed_port() -> int:
@@ -35,3 +37,22 @@ def test_no_broker_raises_source_error() -> None:
     settings = Settings(_env_file=None, kafka_bootstrap=f"127.0.0.1:{closed_port()}")
     with pytest.raises(SourceError, match="SURGEWATCH_KAFKA_BOOTSTRAP"):
         RawProducer(settings, bootstrap_timeout_ms=1000)
+
+
+def test_delivery_errors_are_reported_once_then_reset() -> None:
+    """A transient broker error fails one flush; the next batch is judged on its own (the failed flag resets)."""
+    errors = DeliveryErrors()
+    assert errors.take() == (0, None)
+    boom = TimeoutError("broker went away")
+    errors.record(boom)
+    errors.record(boom)
+    assert errors.take() == (2, boom)
+    assert errors.take() == (0, None)            # reset: the next flush succeeds when its records were delivered
+    assert errors.total == 2
+
+
+def test_input_too_big_for_a_message_becomes_an_ingest_dead_letter() -> None:
+    assert oversize_dead_letter(b'{"title": "t"}') is None
+    dl = DeadLetter.loads(oversize_dead_letter(b"x" * (10 * 1024 * 1024)))  # type: ignore[arg-type]
+    assert (dl.stage, dl.reason) == ("ingest", "too_large")
+    assert "10485760 bytes" in dl.error and len(dl.payload) == 128 * 1024

@@ -45,7 +45,7 @@ def test_parse_lines_classifies_and_numbers_input_lines() -> None:
                                                    "ValidLine", "ValidLine"]
     assert [e.lineno for e in entries] == [1, 2, 3, 5, 6, 7]
     bad = [e for e in entries if isinstance(e, InvalidLine)]
-    assert bad[0].raw == b"not json at all" and bad[0].reason.startswith("not_json")
+    assert bad[0].raw == b"not json at all" and bad[0].reason.startswith("invalid_json")
     assert bad[1].reason == "missing_field: published_at"
 
 
@@ -94,3 +94,17 @@ def test_replay_reads_plain_and_gzip_files(tmp_path: Path) -> None:
         stats = replay(path, sink, speedup=0, progress=False)
         assert (stats.sent, stats.invalid) == (4, 2)
         assert [v.title for k, v, _ in sink.sent if k == "item"] == ["a", "a2", "b", "c"]  # type: ignore[union-attr]
+
+
+def test_replay_survives_lines_that_used_to_crash_it(tmp_path: Path) -> None:
+    """`surgewatch ingest` on epoch milliseconds, 1e20, `[` x 100,000 and a 10 MB line: each is an invalid line."""
+    crashers = [b'{"title": "t", "text": "x", "published_at": 1700000000000}',
+                b'{"title": "t", "text": "x", "published_at": 1e20}', b"[" * 100_000,
+                line("huge", "2023-11-08T10:00:00Z", extra="x" * (10 * 1024 * 1024)), b"\xff\xfe{}"]
+    path = tmp_path / "bad.jsonl"
+    path.write_bytes(b"\n".join([line("ok", "2023-11-08T10:00:00Z"), *crashers]) + b"\n")
+    sink = RecordingSink()
+    stats = replay(path, sink, speedup=0, progress=False)
+    assert (stats.sent, stats.invalid) == (1, 5)
+    reasons = [e.reason.split(":")[0] for e in parse_lines(path.read_bytes().splitlines()) if isinstance(e, InvalidLine)]
+    assert reasons == ["bad_published_at", "bad_published_at", "too_deep", "too_large", "not_utf8"]
