@@ -39,3 +39,8 @@ def test_nerel_country_and_federal_subjects(tagger) -> None:
     assert n["country"]["recall"] >= FLOORS["nerel_country_r"], n
     assert n["state_or_province_ru"]["precision"] >= FLOORS["nerel_subject_p"], n
     assert n["state_or_province_ru"]["recall"] >= FLOORS["nerel_subject_r"], n
+    # the same on gold mapped without the tagger (taxonomy/eval/nerel_subjects.yaml): measured P 0.9216, R 0.9400
+    honest = n["state_or_province_ru_independent"]
+    assert honest["gold"] > 80
+    assert honest["precision"] >= FLOORS["nerel_subject_independent_p"], n
+    assert honest["recall"] >= FLOORS["nerel_subject_independent_r"], n
