@@ -7,6 +7,7 @@ from typing import Dict, List, Optional
 import pytest
 
 from streams.records import NewsItem, derive_id
+from streams.sources.producer import SourceError
 from streams.sources.rss import FeedState, FetchResult, SeenIds, html_to_text, new_items, parse_feed, poll
 
 FETCHED = datetime(2023, 11, 9, 12, 0, tzinfo=timezone.utc)
@@ -157,6 +158,7 @@ def test_poll_sends_only_new_entries_and_survives_a_failing_feed() -> None:
     assert sink.raw == []
 
 
-def test_poll_requires_feeds() -> None:
-    with pytest.raises(ValueError):
-        poll([], RecordingSink(), once=True)
+def test_poll_requires_http_feeds() -> None:
+    for feeds in ([], ["file:///etc/passwd"], ["ftp://x.example/rss"], ["/tmp/feed.xml"], ["http://"]):
+        with pytest.raises(SourceError):
+            poll(feeds, RecordingSink(), once=True)
