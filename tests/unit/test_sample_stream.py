@@ -13,7 +13,7 @@ import pytest
 
 from streams.records import InvalidItem, NewsItem
 from streams.sample import sample_stream_path
-from streams.sample.generate import INVALID_LINES, SURGE_START, write
+from scripts.sample_stream.generate import INVALID_LINES, SURGE_START, write
 
 # the surge's subject: Russia's Muslim regions / Muslims, English and Russian (inflected) forms
 SURGE_TERMS = re.compile(
