@@ -2,20 +2,17 @@
 from __future__ import annotations
 
 import json
-import logging
 import sys
 from pathlib import Path
-from typing import List, Optional
+from typing import Optional
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-log = logging.getLogger(__name__)
 err = Console(stderr=True)
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_SHARED = PROJECT_ROOT.parent / "shared"
+DEFAULT_SHARED = Path("../shared")     # relative to the working directory, as `make eval-tagging` runs it
 
 
 def _tag_file(in_path: Path, out_path: Optional[Path], spacy_model: str, taxonomy_dir: Optional[Path],

@@ -10,14 +10,11 @@ Memory is bounded: after `max_items` items the oldest are evicted from the LSH i
 from __future__ import annotations
 
 import hashlib
-import logging
 import re
 from collections import OrderedDict
 from typing import Dict, List, Optional, Tuple
 
 from datasketch import MinHash, MinHashLSH
-
-log = logging.getLogger(__name__)
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 
@@ -108,6 +105,3 @@ class StoryClusterer:
             if old in self._hashes:
                 self._lsh.remove(old)
                 del self._hashes[old]
-
-    def cluster(self, docs: List[tuple[str, str, str]]) -> List[str]:
-        return [self.story_id(i, t, x) for i, t, x in docs]
