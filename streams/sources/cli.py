@@ -53,8 +53,14 @@ def ingest_rss(
     once: bool = typer.Option(False, "--once", help="Poll every feed once and exit"),
 ) -> None:
     """Poll RSS/Atom feeds and produce new entries to news.raw (deduplicated within the run)."""
-    from streams.sources.rss import poll
+    from streams.sources.rss import check_feed_url, poll
 
+    try:
+        for url in urls:
+            check_feed_url(url)
+    except SourceError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
     producer = _producer()
     try:
         stats = poll(urls, producer, interval, once=once, flush=producer.flush)
