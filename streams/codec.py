@@ -7,7 +7,8 @@ from typing import Any, TypeVar
 
 import faust
 
-from streams.records import ALERT_STATES, SCHEMA_VERSION, SEVERITIES, Alert, InvalidItem
+from streams.records import (ALERT_STATES, INCIDENT_CHANGES, INCIDENT_STATES, SCHEMA_VERSION, SEVERITIES, Alert,
+                             Incident, InvalidItem)
 
 R = TypeVar("R", bound=faust.Record)
 META = "__faust"          # written by earlier versions into every record and nested record; ignored on read
@@ -48,6 +49,15 @@ def _check_alert(record: Alert) -> None:
         raise InvalidItem("bad_record", f"alert severity {record.severity!r} is not one of {', '.join(SEVERITIES)}")
 
 
+def _check_incident(record: Incident) -> None:
+    if record.state not in INCIDENT_STATES:
+        raise InvalidItem("bad_record", f"incident state {record.state!r} is not one of {', '.join(INCIDENT_STATES)}")
+    if record.change not in INCIDENT_CHANGES:
+        raise InvalidItem("bad_record", f"incident change {record.change!r} is not one of {', '.join(INCIDENT_CHANGES)}")
+    if record.severity not in SEVERITIES:
+        raise InvalidItem("bad_record", f"incident severity {record.severity!r} is not one of {', '.join(SEVERITIES)}")
+
+
 def load_json(raw: bytes | str | None) -> Any:
     if raw is None:
         raise InvalidItem("bad_record", "empty message")
@@ -70,6 +80,8 @@ def decode(cls: type[R], raw: bytes | str | dict[str, Any] | None) -> R:
         raise InvalidItem("bad_record", f"not a {cls.__name__}: {str(exc)[:160]}") from None
     if isinstance(record, Alert):
         _check_alert(record)
+    elif isinstance(record, Incident):
+        _check_incident(record)
     return record
 
 

@@ -1,5 +1,5 @@
 """Records on the wire: NewsItem (news.raw), EnrichedItem (news.enriched), CountEvent (news.counts),
-Alert (alerts), DeadLetter (news.deadletter). Optional fields only may be added; a breaking change
+Alert (alerts), Incident (incidents), DeadLetter (news.deadletter). Optional fields only may be added; a breaking change
 gets a new topic version."""
 from __future__ import annotations
 
@@ -32,8 +32,20 @@ class AlertState(str, Enum):
     RESOLVED = "resolved"
 
 
+class IncidentChange(str, Enum):
+    """What an incident record reports: it opened, it escalated (its severity rose), it resolved (every key went
+    quiet), or an update without a notification (a key joined or changed)."""
+
+    OPENED = "opened"
+    ESCALATED = "escalated"
+    UPDATED = "updated"
+    RESOLVED = "resolved"
+
+
 SEVERITIES: tuple[str, ...] = tuple(s.value for s in Severity)        # ascending
 ALERT_STATES: tuple[str, ...] = tuple(s.value for s in AlertState)
+INCIDENT_CHANGES: tuple[str, ...] = tuple(c.value for c in IncidentChange)
+INCIDENT_STATES: tuple[str, ...] = ("open", "resolved")
 DIMENSIONS: tuple[str, ...] = ("region", "community", "topic")
 
 
@@ -215,6 +227,8 @@ class CountEvent(faust.Record, serializer="json", include_metadata=False):
     outlet: Optional[str] = None
     lane: Optional[int] = None             # news.enriched partition the item came from (event-time ordering)
     dup_keys: List[str] = []               # the item's near-duplicate keys: items sharing one are one story
+    label: Optional[str] = None            # human label of the key ("Sverdlovsk Oblast · disaster-accident")
+    depth: Optional[int] = None            # specificity: tags in the key plus the depth of its region (ancestors above it)
     schema_version: int = SCHEMA_VERSION
 
 
@@ -235,6 +249,45 @@ class Alert(faust.Record, serializer="json", include_metadata=False):
     co_tags: List[str] = []
     kibana_url: Optional[str] = None
     created_at: Optional[str] = None
+    incident_id: Optional[str] = None       # the incident this episode belongs to (see Incident)
+    schema_version: int = SCHEMA_VERSION
+
+
+class IncidentKey(faust.Record, serializer="json", include_metadata=False):
+    """One count key of an incident with its evidence (its alert episode's latest state)."""
+
+    key: str
+    alert_id: str
+    state: str                              # the key's episode state: firing | escalated | resolved
+    severity: str
+    observed: float
+    expected: float
+    score: float
+    window_start: str
+    window_end: str
+    label: Optional[str] = None
+
+
+class Incident(faust.Record, serializer="json", include_metadata=False):
+    """One surge, however many count keys it moved (a region and its ancestors, a key and its combinations, keys
+    driven by the same stories): a new revision on every change; `change` says whether it is a notification."""
+
+    incident_id: str
+    revision: int
+    state: str                              # open | resolved
+    change: str                             # an IncidentChange value: opened | escalated | updated | resolved
+    severity: str                           # highest severity of any of its keys so far
+    headline_key: str                       # the most specific strong key
+    first_seen: str                         # when it opened (event time)
+    last_update: str
+    headline_label: Optional[str] = None
+    previous_severity: Optional[str] = None  # severity of the previous revision
+    keys: List[IncidentKey] = []
+    new_keys: List[str] = []                # keys that joined in this revision
+    items: int = 0                          # distinct articles in the evidence windows of its keys
+    top_articles: List[ArticleRef] = []
+    co_tags: List[str] = []
+    kibana_url: Optional[str] = None
     schema_version: int = SCHEMA_VERSION
 
 

@@ -10,6 +10,7 @@ ENRICHED = "news.enriched"
 COUNTS = "news.counts"
 DEADLETTER = "news.deadletter"
 ALERTS = "alerts"
+INCIDENTS = "incidents"          # one record per incident revision (alerts grouped by surge)
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,7 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
         TopicSpec(COUNTS, settings.counts_partitions),
         TopicSpec(DEADLETTER, p),
         TopicSpec(ALERTS, 1),
+        TopicSpec(INCIDENTS, 1),
     ]
 
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional
 from processors.spikes.detector import DetectorConfig, SeriesDetector
 from processors.spikes.keys import count_events
 from processors.spikes.processor import SpikeProcessor
-from streams.records import Alert, parse_time
+from streams.records import Alert, Incident, parse_time
 
 if TYPE_CHECKING:
     from streams.records import EnrichedItem
@@ -48,8 +48,10 @@ def backtest_series(data_dir: Path, out_dir: Path, config: DetectorConfig = Dete
 
 # ---------------------------------------------------------------------------------------------- archive replay
 
-def replay(items: Iterable["EnrichedItem"], processor: SpikeProcessor, final_tick: bool = True) -> List[Alert]:
-    """Feed enriched items in event-time order through a SpikeProcessor; return every alert it emits."""
+def replay(items: Iterable["EnrichedItem"], processor: SpikeProcessor, final_tick: bool = True,
+           incidents: Optional[List[Incident]] = None) -> List[Alert]:
+    """Feed enriched items in event-time order through a SpikeProcessor; return every alert it emits (and append
+    the incident revisions to `incidents` when given)."""
     ordered = sorted(items, key=lambda it: (parse_time(it.published_at), it.id))
     alerts: List[Alert] = []
     last: Optional[datetime] = None
@@ -60,6 +62,9 @@ def replay(items: Iterable["EnrichedItem"], processor: SpikeProcessor, final_tic
     if final_tick and last is not None:
         horizon = processor.bs * (processor.lateness_buckets + processor.config.quiet_buckets + 2)
         alerts.extend(processor.tick(last + timedelta(seconds=horizon)))
+    records = processor.take_incidents()
+    if incidents is not None:
+        incidents.extend(records)
     return alerts
 
 

@@ -93,6 +93,41 @@ def count_keys(item: EnrichedItem, max_combinations: int = MAX_COMBINATION_KEYS)
     return out
 
 
+def tag_labels(item: EnrichedItem) -> Dict[str, str]:
+    """Human label of every tag id of an item (its name; an ancestor region, known by id only, keeps its id)."""
+    labels: Dict[str, str] = {}
+    for dim, tags in (("region", item.regions or []), ("community", item.communities or []),
+                      ("topic", item.topics or [])):
+        for t in tags:
+            labels.setdefault(tag_id(dim, t.id), t.name or t.id)
+            for a in (t.ancestors or []) if dim == "region" else []:
+                labels.setdefault(tag_id("region", a), _split(tag_id("region", a))[1])
+    return labels
+
+
+def region_depths(item: EnrichedItem) -> Dict[str, int]:
+    """How many ancestors each region of an item (tagged or an ancestor of one) has above it."""
+    depths: Dict[str, int] = {}
+    for t in item.regions or []:
+        ancestors = list(t.ancestors or [])
+        depths[tag_id("region", t.id)] = max(depths.get(tag_id("region", t.id), 0), len(ancestors))
+        for i, a in enumerate(ancestors):   # nearest first
+            aid = tag_id("region", a)
+            depths[aid] = max(depths.get(aid, 0), len(ancestors) - 1 - i)
+    return depths
+
+
+def key_depth(members: Sequence[str], depths: Dict[str, int]) -> int:
+    """Specificity of a key: its tags, plus the depth of its region (a city above its region above its country)."""
+    return len(members) + sum(depths.get(t, 0) for t in members)
+
+
+def key_label(members: Sequence[str], labels: Dict[str, str]) -> str:
+    """"Sverdlovsk Oblast · disaster-accident" for the tag ids of a key ("all volume" for the volume key)."""
+    ordered, _ = key_of(members)
+    return " · ".join(labels.get(t, _split(t)[1]) for t in ordered.split("|")) if members else "all volume"
+
+
 def count_events(item: EnrichedItem, max_combinations: int = MAX_COMBINATION_KEYS) -> List[CountEvent]:
     """One CountEvent per count key of the item (volume key "all" first), sharing one ArticleRef."""
     article = ArticleRef(id=item.id, title=item.title, url=item.url, source=item.source,
@@ -107,11 +142,14 @@ def count_events(item: EnrichedItem, max_combinations: int = MAX_COMBINATION_KEY
     story = item.story_id or item.id
     outlet = outlet_of(item)
     dup = list(item.dup_keys or [])   # shared by the item's events (read-only)
+    labels = tag_labels(item)
+    depths = region_depths(item)
     events: List[CountEvent] = []
     for key, dims, members in count_keys(item, max_combinations):
         excluded = set(members)
         events.append(CountEvent(key=key, dimensions=dims, item_id=item.id, story_id=story,
                                  published_at=item.published_at, article=article,
                                  co_tags=[t for t in all_tags if t not in excluded], outlet=outlet,
-                                 dup_keys=dup))
+                                 dup_keys=dup, label=key_label(members, labels),
+                                 depth=key_depth(members, depths)))
     return events

@@ -1,5 +1,6 @@
 """Streaming spike processor: consumes CountEvents (and watermark ticks), produces Alert episode state changes
-(firing / escalated / resolved). All state lives in a caller-supplied mapping of JSON-serialisable dicts."""
+(firing / escalated / resolved), each stamped with its incident, and the Incident revisions they cause. All state
+lives in a caller-supplied mapping of JSON-serialisable dicts."""
 from __future__ import annotations
 
 import hashlib
@@ -9,9 +10,10 @@ from datetime import datetime, timezone
 from typing import Any, Dict, List, MutableMapping, Optional, Tuple
 
 from processors.spikes.detector import (DetectorConfig, anscombe_z, poisson_z, severity_of, severity_rank)
+from processors.spikes.incidents import INCIDENTS_KEY, IncidentConfig, IncidentTracker
 from processors.spikes.keys import VOLUME_KEY, dimensions_of
 from processors.spikes.kibana import discover_url
-from streams.records import Alert, ArticleRef, CountEvent, iso, parse_time
+from streams.records import Alert, ArticleRef, CountEvent, Incident, iso, parse_time
 
 logger = logging.getLogger(__name__)
 
@@ -19,7 +21,8 @@ META_KEY = "__meta__"
 STATE_VERSION = 1
 HIST_BUCKETS = 48            # finalised overall-volume counts kept in the meta record
 
-__all__ = ["SpikeProcessor", "DetectorConfig", "META_KEY"]
+__all__ = ["SpikeProcessor", "DetectorConfig", "META_KEY", "INCIDENTS_KEY"]
+RESERVED_KEYS = frozenset({META_KEY, INCIDENTS_KEY})
 
 
 def _short(value: str) -> str:
@@ -78,7 +81,8 @@ class SpikeProcessor:
 
     def __init__(self, states: MutableMapping[str, dict], config: DetectorConfig = DetectorConfig(),
                  bucket_seconds: int = 3600, allowed_lateness_seconds: int = 6 * 3600,
-                 kibana_url: str = "http://localhost:5601", news_index: str = "surgewatch-news") -> None:
+                 kibana_url: str = "http://localhost:5601", news_index: str = "surgewatch-news",
+                 incident_config: IncidentConfig = IncidentConfig()) -> None:
         self.states = states
         self.config = config
         self.bs = int(bucket_seconds)
@@ -90,6 +94,9 @@ class SpikeProcessor:
         self.late_events = 0
         self.duplicate_events = 0
         self.events = 0
+        self.incidents = IncidentTracker(states, self.window_items, self.bs, incident_config, kibana_url,
+                                         self.data_view, describe=self.describe)
+        self._incident_records: List[Incident] = []
 
     # ------------------------------------------------------------------ state helpers
     def _meta(self) -> Dict[str, Any]:
@@ -104,7 +111,42 @@ class SpikeProcessor:
 
     # ------------------------------------------------------------------ public API
     def process(self, event: CountEvent) -> List[Alert]:
-        """Count one event into its key's open bucket; return the alerts it (or the time it advances) causes."""
+        """Count one event into its key's open bucket; return the alerts it (or the time it advances) causes, each
+        with its incident_id (the incident revisions wait in `take_incidents`)."""
+        return self._grouped(self._process(event))
+
+    def tick(self, watermark: datetime) -> List[Alert]:
+        """Advance event time to `watermark` (aware datetime, event-time clock): closes buckets, resolves episodes."""
+        return self._grouped(self._tick(watermark))
+
+    def take_incidents(self) -> List[Incident]:
+        """The incident revisions caused by the alerts returned since the last call, in order."""
+        out, self._incident_records = self._incident_records, []
+        return out
+
+    def _grouped(self, alerts: List[Alert]) -> List[Alert]:
+        if alerts:
+            wb = self._meta()["wb"]
+            self._incident_records.extend(self.incidents.observe(alerts, int(wb) if wb is not None else 0))
+        return alerts
+
+    def window_items(self, key: str, lo: int, hi: int) -> set:
+        """Short ids of every article counted for `key` in buckets lo..hi (still held in its state)."""
+        ks = self.states.get(key)
+        if ks is None:
+            return set()
+        out: set = set()
+        for sb, bk in ks["ob"].items():
+            if lo <= int(sb) <= hi:
+                out.update(bk.get("i", ()))
+        return out
+
+    def describe(self, key: str) -> Tuple[Optional[str], int]:
+        """A key's label and specificity, as its count events gave them."""
+        ks = self.states.get(key) or {}
+        return ks.get("lb"), int(ks.get("dp") or key.count("|") + 1)
+
+    def _process(self, event: CountEvent) -> List[Alert]:
         self.events += 1
         b = int(_epoch(event.published_at) // self.bs)
         meta = self._meta()
@@ -127,13 +169,16 @@ class SpikeProcessor:
             if changed is not None:
                 self.states[event.key] = ks   # a new copy of a counted story: only its item id is recorded
             return alerts
+        if event.label and ks.get("lb") != event.label:
+            ks["lb"] = event.label
+        if event.depth is not None and ks.get("dp") != event.depth:
+            ks["dp"] = event.depth
         if event.key != VOLUME_KEY:
             alerts.extend(self._evaluate(event.key, ks, meta, b, event.published_at))
         self.states[event.key] = ks
         return alerts
 
-    def tick(self, watermark: datetime) -> List[Alert]:
-        """Advance event time to `watermark` (aware datetime, event-time clock): closes buckets, resolves episodes."""
+    def _tick(self, watermark: datetime) -> List[Alert]:
         b = int(watermark.timestamp() // self.bs)
         meta = self._meta()
         if meta["wb"] is not None and b <= meta["wb"]:
@@ -305,7 +350,7 @@ class SpikeProcessor:
             return 0
         changed = 0
         for key in list(self.states.keys()):
-            if key == META_KEY:
+            if key in RESERVED_KEYS:
                 continue
             ks = self.states[key]
             lo = meta["wb"] - self.retain_buckets

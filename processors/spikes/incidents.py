@@ -1,0 +1,288 @@
+"""Incident grouping: consumes the Alerts of the spike processor (with the articles behind each key's evidence),
+produces one Incident per surge -- a region and its ancestors, a key and its combinations, keys driven by the same
+stories -- and stamps every Alert with its incident_id. Pure code; state is typed and kept in the detector's table.
+
+An alert that opens an episode joins the open incident whose articles explain most of its excess (the articles in
+its evidence window that also drive the incident's keys, over the excess observed - expected), if that share is at
+least `join_share`; otherwise it opens a new incident. The decision uses only the alert and the counted articles
+at that moment (causal, deterministic: the same in a backtest and live, before and after a restart). An incident
+resolves when every key in it has resolved. Its notifications are `opened`, `escalated` (its severity rose a tier)
+and `resolved`; every other change is an `updated` revision."""
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable, Dict, Iterable, List, MutableMapping, Optional, Set, Tuple
+
+from processors.spikes.detector import severity_rank
+from processors.spikes.kibana import discover_url
+from streams.records import Alert, ArticleRef, Incident, IncidentChange, IncidentKey, parse_time
+
+logger = logging.getLogger(__name__)
+
+INCIDENTS_KEY = "__incidents__"
+INCIDENT_STATE_VERSION = 1
+
+WindowItems = Callable[[str, int, int], Set[str]]   # (key, first bucket, last bucket) -> short item ids
+
+
+class StateVersionError(ValueError):
+    """Detector state written by a newer version than this worker understands."""
+
+
+@dataclass(frozen=True)
+class IncidentConfig:
+    """Incident grouping knobs."""
+
+    join_share: float = 0.5          # share of an alert's excess its articles must share with an incident to join
+    headline_strength: float = 0.6   # a key is "strong" at this share of the incident's best score
+    max_items: int = 4000            # article ids an incident remembers (evidence of keys that joined)
+    max_articles: int = 8            # top articles of an incident record
+
+
+@dataclass
+class Member:
+    """One key of an incident: its latest episode and what it reported."""
+
+    key: str
+    alert_id: str
+    state: str
+    severity: str
+    observed: float
+    expected: float
+    score: float
+    window_start: str
+    window_end: str
+    first_bucket: int
+    label: Optional[str] = None
+    depth: int = 1                       # specificity (see keys.key_depth)
+    articles: List[List[Optional[str]]] = field(default_factory=list)   # [id, title, url, source, published_at]
+    co_tags: List[str] = field(default_factory=list)
+
+
+@dataclass
+class OpenIncident:
+    id: str
+    first_seen: str
+    last_update: str
+    severity: str
+    revision: int = 0
+    members: List[Member] = field(default_factory=list)
+    items: List[str] = field(default_factory=list)
+
+    def member(self, key: str) -> Optional[Member]:
+        return next((m for m in self.members if m.key == key), None)
+
+
+@dataclass
+class IncidentBook:
+    """The open incidents (typed; stored as JSON with a version)."""
+
+    open: List[OpenIncident] = field(default_factory=list)
+    version: int = INCIDENT_STATE_VERSION
+
+    def to_json(self) -> Dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Optional[Dict[str, Any]]) -> "IncidentBook":
+        if not data:
+            return cls()
+        version = int(data.get("version", 1))
+        if version > INCIDENT_STATE_VERSION:
+            raise StateVersionError(f"incident state version {version} is newer than {INCIDENT_STATE_VERSION}: "
+                                    "upgrade this worker")
+        incidents = []
+        for raw in data.get("open", []):
+            members = [Member(**m) for m in raw.get("members", [])]
+            incidents.append(OpenIncident(**{**raw, "members": members}))
+        return cls(open=incidents)
+
+
+def incident_id_of(alert_id: str) -> str:
+    """An incident is named after the episode that opened it."""
+    return "inc-" + hashlib.sha1(alert_id.encode("utf-8")).hexdigest()[:16]
+
+
+def _art(a: Any) -> List[Optional[str]]:
+    get = (lambda n: getattr(a, n, None)) if not isinstance(a, dict) else a.get
+    return [get("id"), get("title"), get("url"), get("source"), get("published_at")]
+
+
+def member_of(alert: Alert, bucket_seconds: int, described: Tuple[Optional[str], int]) -> Member:
+    return Member(key=alert.key, alert_id=alert.alert_id, state=alert.state, severity=alert.severity,
+                  observed=float(alert.observed), expected=float(alert.expected), score=float(alert.score),
+                  window_start=alert.window_start, window_end=alert.window_end,
+                  first_bucket=int(parse_time(alert.window_start).timestamp() // bucket_seconds),
+                  label=described[0], depth=described[1],
+                  articles=[_art(a) for a in alert.top_articles], co_tags=list(alert.co_tags))
+
+
+def excess_items(n_items: int, observed: float, expected: float) -> float:
+    """Articles of a key's window beyond what its baseline expects (the share observed - expected of them)."""
+    if observed <= 0:
+        return 0.0
+    return n_items * max(0.0, 1.0 - expected / observed)
+
+
+def explained_share(alert_items: Set[str], incident_items: Set[str], observed: float, expected: float) -> float:
+    """How much of an alert's excess the incident's articles account for (>= 1.0: all of it)."""
+    shared = len(alert_items & incident_items)
+    return shared / max(excess_items(len(alert_items), observed, expected), 1.0)
+
+
+def headline(members: Iterable[Member], strength: float) -> Member:
+    """The most specific strong key: among keys scoring at least `strength` of the best, the deepest (a city before
+    its region before its country, a combination before its parts), then the one its baseline expects least of."""
+    ms = list(members)
+    best = max(m.score for m in ms)
+    strong = [m for m in ms if m.score >= strength * best]
+    return min(strong, key=lambda m: (-m.depth, m.expected, m.key))
+
+
+class IncidentTracker:
+    """Groups alerts into incidents; `states` is the detector's state mapping (the book lives at INCIDENTS_KEY)."""
+
+    def __init__(self, states: MutableMapping[str, Any], window_items: WindowItems, bucket_seconds: int,
+                 config: IncidentConfig = IncidentConfig(), kibana_url: str = "http://localhost:5601",
+                 data_view: str = "surgewatch-news*",
+                 describe: Optional[Callable[[str], Tuple[Optional[str], int]]] = None) -> None:
+        self.states, self.window_items, self.bs, self.config = states, window_items, int(bucket_seconds), config
+        self.kibana_url, self.data_view = kibana_url, data_view
+        self.describe = describe or (lambda key: (None, key.count("|") + 1))
+
+    def book(self) -> IncidentBook:
+        return IncidentBook.from_json(self.states.get(INCIDENTS_KEY))
+
+    def observe(self, alerts: List[Alert], now_bucket: int) -> List[Incident]:
+        """Stamp each alert with its incident id; return the incident revisions the alerts cause, in order."""
+        if not alerts:
+            return []
+        book = self.book()
+        out: List[Incident] = []
+        for alert in alerts:
+            record = self._one(book, alert, now_bucket)
+            if record is not None:
+                out.append(record)
+        self.states[INCIDENTS_KEY] = book.to_json()
+        return out
+
+    # ---------------------------------------------------------------------------------------------- decisions
+    def _one(self, book: IncidentBook, alert: Alert, now_bucket: int) -> Optional[Incident]:
+        owner = next((inc for inc in book.open if any(m.alert_id == alert.alert_id for m in inc.members)), None)
+        if alert.state == "firing" or owner is None:
+            if alert.state == "resolved":          # an episode from before incidents existed: name it, no record
+                alert.incident_id = incident_id_of(alert.alert_id)
+                return None
+            return self._join_or_open(book, alert, now_bucket)
+        alert.incident_id = owner.id
+        return self._update(book, owner, alert)
+
+    def _alert_items(self, alert: Alert) -> Set[str]:
+        lo = int(parse_time(alert.window_start).timestamp() // self.bs)
+        hi = int(parse_time(alert.window_end).timestamp() // self.bs) - 1
+        return self.window_items(alert.key, lo, hi)
+
+    def _incident_items(self, inc: OpenIncident, now_bucket: int) -> Set[str]:
+        items = set(inc.items)
+        for m in inc.members:
+            if m.state != "resolved":
+                items |= self.window_items(m.key, m.first_bucket, now_bucket)
+        return items
+
+    def _join_or_open(self, book: IncidentBook, alert: Alert, now_bucket: int) -> Incident:
+        mine = self._alert_items(alert)
+        best: Tuple[float, Optional[OpenIncident]] = (0.0, None)
+        for inc in book.open:   # oldest first: a tie goes to the incident that opened first
+            share = explained_share(mine, self._incident_items(inc, now_bucket), alert.observed, alert.expected)
+            if share >= self.config.join_share and share > best[0]:
+                best = (share, inc)
+        member = member_of(alert, self.bs, self.describe(alert.key))
+        inc = best[1]
+        if inc is None:
+            inc = OpenIncident(id=incident_id_of(alert.alert_id), first_seen=alert.created_at or alert.window_end,
+                               last_update=alert.created_at or alert.window_end, severity=alert.severity)
+            book.open.append(inc)
+            change, previous = IncidentChange.OPENED.value, None
+        else:
+            previous = inc.severity
+            change = self._severity_change(inc, alert.severity)
+            inc.members = [m for m in inc.members if m.key != alert.key]   # a key's earlier, resolved episode
+        inc.members.append(member)
+        self._remember(inc, mine)
+        alert.incident_id = inc.id
+        return self._revision(book, inc, alert, change, previous, new_keys=[alert.key])
+
+    def _update(self, book: IncidentBook, inc: OpenIncident, alert: Alert) -> Incident:
+        previous = inc.severity
+        member = inc.member(alert.key)
+        fresh = member_of(alert, self.bs, (member.label, member.depth) if member else self.describe(alert.key))
+        if alert.state == "resolved" and member is not None and not fresh.articles:
+            fresh.articles, fresh.co_tags = member.articles, member.co_tags
+        inc.members = [fresh if m.key == alert.key else m for m in inc.members]
+        self._remember(inc, self._alert_items(alert))
+        if all(m.state == "resolved" for m in inc.members):
+            book.open.remove(inc)
+            change = IncidentChange.RESOLVED.value
+        else:
+            change = self._severity_change(inc, alert.severity)
+        return self._revision(book, inc, alert, change, previous, new_keys=[])
+
+    @staticmethod
+    def _severity_change(inc: OpenIncident, severity: str) -> str:
+        if severity_rank(severity) > severity_rank(inc.severity):
+            inc.severity = severity
+            return IncidentChange.ESCALATED.value
+        return IncidentChange.UPDATED.value
+
+    def _remember(self, inc: OpenIncident, items: Set[str]) -> None:
+        known = set(inc.items)
+        inc.items.extend(sorted(items - known))
+        if len(inc.items) > self.config.max_items:
+            del inc.items[: len(inc.items) - self.config.max_items]
+
+    # ---------------------------------------------------------------------------------------------- records
+    def _revision(self, book: IncidentBook, inc: OpenIncident, alert: Alert, change: str,
+                  previous: Optional[str], new_keys: List[str]) -> Incident:
+        inc.revision += 1
+        inc.last_update = alert.created_at or alert.window_end
+        return incident_record(inc, change, previous, new_keys, self.config, self.kibana_url, self.data_view)
+
+
+def _top_articles(members: List[Member], head: Member, limit: int) -> List[ArticleRef]:
+    """Articles named by most keys first (the headline's breaks ties), then by time."""
+    votes: Dict[str, int] = {}
+    first: Dict[str, List[Optional[str]]] = {}
+    for m in members:
+        for a in m.articles:
+            if a[0] is None:
+                continue
+            votes[str(a[0])] = votes.get(str(a[0]), 0) + 1
+            first.setdefault(str(a[0]), a)
+    head_ids = {str(a[0]) for a in head.articles}
+    ranked = sorted(first, key=lambda i: (-votes[i], i not in head_ids, first[i][4] or "", i))[:limit]
+    out = [first[i] for i in ranked]
+    return [ArticleRef(id=str(a[0]), title=str(a[1] or ""), url=a[2], source=a[3], published_at=a[4])
+            for a in sorted(out, key=lambda a: (a[4] or "", str(a[0])))]
+
+
+def incident_record(inc: OpenIncident, change: str, previous: Optional[str], new_keys: List[str],
+                    config: IncidentConfig, kibana_url: str, data_view: str) -> Incident:
+    """The wire record of an incident's current revision."""
+    members = sorted(inc.members, key=lambda m: m.key)
+    head = headline(members, config.headline_strength)
+    arts = _top_articles(members, head, config.max_articles)
+    ws = min(m.window_start for m in members)
+    we = max(m.window_end for m in members)
+    keys = [IncidentKey(key=m.key, alert_id=m.alert_id, state=m.state, severity=m.severity, observed=m.observed,
+                        expected=m.expected, score=m.score, window_start=m.window_start, window_end=m.window_end,
+                        label=m.label) for m in members]
+    member_keys = {m.key for m in members}
+    co = [t for t in head.co_tags if t not in member_keys]
+    return Incident(incident_id=inc.id, revision=inc.revision,
+                    state="resolved" if change == IncidentChange.RESOLVED.value else "open", change=change,
+                    severity=inc.severity, headline_key=head.key, headline_label=head.label,
+                    first_seen=inc.first_seen, last_update=inc.last_update, previous_severity=previous, keys=keys,
+                    new_keys=list(new_keys), items=len(inc.items), top_articles=arts, co_tags=co,
+                    kibana_url=discover_url(kibana_url, data_view, [a.id for a in arts], ws, we))
