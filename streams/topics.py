@@ -17,7 +17,6 @@ INCIDENTS = "incidents"          # one record per incident revision (alerts grou
 class TopicSpec:
     base: str
     partitions: int
-    compacted: bool = False
 
 
 def topic_specs(settings: Settings) -> list[TopicSpec]:
