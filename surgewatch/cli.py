@@ -10,8 +10,11 @@ from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.table import Table
+from rich.text import Text
 
 from streams.config import ConfigError, Settings, get_settings
+from streams.validate import strip_controls
 from surgewatch.stack.base import StackError
 
 app = typer.Typer(help="surgewatch: streaming news tagging and spike alerts", no_args_is_help=True,
@@ -154,15 +157,19 @@ def search(query: str = typer.Argument("", help="Free text (matched, not parsed 
         fail(str(exc))
     resp = es_client(s).search(index=alias(s, "news"), **body)
     hits = resp["hits"]["hits"]
-    from rich.table import Table
     table = Table("published", "title", "regions", "communities", "topics", "source")
     for h in hits:
-        d = h["_source"]
-        table.add_row(d.get("published_at", ""), d.get("title", "")[:80], " ".join(d.get("region_ids", [])[:4]),
-                      " ".join(d.get("community_ids", [])[:3]), " ".join(d.get("topic_ids", [])[:3]),
-                      d.get("source") or "")
+        table.add_row(*search_row(h["_source"]))
     Console().print(table)
     console.print(f"{resp['hits']['total']['value']} matching")
+
+
+def search_row(doc: dict) -> list[Text]:
+    """One result row as plain text: stored titles never render as markup, and control characters are dropped."""
+    values = (doc.get("published_at", ""), str(doc.get("title", ""))[:80], " ".join(doc.get("region_ids", [])[:4]),
+              " ".join(doc.get("community_ids", [])[:3]), " ".join(doc.get("topic_ids", [])[:3]),
+              doc.get("source") or "")
+    return [Text(strip_controls(str(v))) for v in values]
 
 
 @app.command()
