@@ -21,3 +21,4 @@ class StageContext:
     counts: Any
     deadletter: Any
     alerts: Any
+    incidents: Any = None     # the incidents topic (None: the spikes stage opens it itself)

@@ -22,7 +22,7 @@ DEFAULT_SAVED_OBJECTS = HERE.parent / "kibana" / "saved_objects.ndjson"
 DEFAULT_ALERTMANAGER = HERE.parent / "alertmanager" / "alertmanager.yml"
 KIBANA_MIN_KEY_LENGTH = 32   # Kibana refuses shorter xpack.*.encryptionKey values at start
 # the shipped data views (ids and index patterns written for the default prefix "surgewatch")
-DATA_VIEWS = {"surgewatch-news-dv": "news", "surgewatch-alerts-dv": "alerts"}
+DATA_VIEWS = {"surgewatch-news-dv": "news", "surgewatch-alerts-dv": "alerts", "surgewatch-incidents-dv": "incidents"}
 
 
 def _auth() -> Optional[Tuple[str, str]]:

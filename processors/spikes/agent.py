@@ -1,5 +1,6 @@
 """Spike agents: count_keys consumes news.enriched and produces CountEvents on news.counts (keyed by count key);
-detect_spikes consumes news.counts, keeps detector state in a Faust table and produces Alerts on `alerts` + alerts index."""
+detect_spikes consumes news.counts, keeps detector state in a Faust table and produces Alerts on `alerts` + alerts
+index and Incident revisions on `incidents` + incidents index."""
 from __future__ import annotations
 
 import logging
@@ -9,12 +10,13 @@ from typing import Any
 import faust
 
 from sinks.elasticsearch import BulkWriter, alias, async_client
+from streams import topics
 from streams.codec import decode, encode
 from streams.deadletter import send_dead_letter
-from streams.records import Alert, CountEvent, EnrichedItem, InvalidItem, parse_time
+from streams.records import Alert, CountEvent, EnrichedItem, Incident, InvalidItem, parse_time
 from streams.stage import StageContext
 
-from processors.spikes.documents import alert_doc_id, alert_document
+from processors.spikes.documents import alert_doc_id, alert_document, incident_doc_id, incident_document
 from processors.spikes.reorder import EventTimeReorderer, OffsetOrderedAcks
 
 log = logging.getLogger(__name__)
@@ -74,6 +76,9 @@ class Detection:
     def __init__(self, ctx: StageContext, table: Any) -> None:
         self.ctx, self.settings, self.metrics, self.table = ctx, ctx.settings, ctx.metrics, table
         self.alerts_alias = alias(ctx.settings, "alerts")
+        self.incidents_alias = alias(ctx.settings, "incidents")
+        self.incidents_topic = ctx.incidents if ctx.incidents is not None else ctx.app.topic(
+            topics.name(ctx.settings, topics.INCIDENTS), key_serializer="raw", value_serializer="raw", partitions=1)
         self.buffers: dict[int, EventTimeReorderer] = {}
         self.ackers: dict[int, OffsetOrderedAcks] = {}
         self._processor: Any = None
@@ -138,7 +143,7 @@ class Detection:
             await send_dead_letter(self.ctx.deadletter, self.metrics, STAGE, reason, str(exc), event.value, event)
             return None
 
-    def _run_detector(self, ce: CountEvent) -> list[Alert]:
+    def _run_detector(self, ce: CountEvent) -> tuple[list[Alert], list[Incident]]:
         proc = self.processor()
         late_before = proc.late_events
         alerts = list(proc.process(ce))
@@ -150,19 +155,21 @@ class Detection:
             self.last_compact = time.monotonic()
             proc.compact()
             self.metrics.active_keys.set(len(self.table))
-        return alerts
+        return alerts, proc.take_incidents()
 
     async def detect(self, event: Any, ce: CountEvent) -> None:
         t0 = time.perf_counter()
         self.metrics.items_in.labels(stage=STAGE).inc()
         try:
-            alerts = self._run_detector(ce)
+            alerts, incidents = self._run_detector(ce)
         except Exception as exc:  # noqa: BLE001
             await send_dead_letter(self.ctx.deadletter, self.metrics, STAGE, "detector_error", repr(exc),
                                    event.value, event)
             return
         if alerts:
             await self.emit(alerts, event)
+        if incidents:
+            await self.emit_incidents(incidents, event)
         self.metrics.items_out.labels(stage=STAGE).inc()
         self.metrics.processing_seconds.labels(stage=STAGE).observe(time.perf_counter() - t0)
         self.metrics.last_item_timestamp.labels(stage=STAGE).set(time.time())
@@ -177,6 +184,18 @@ class Detection:
         for doc_id, err in result.failed.items():
             await send_dead_letter(self.ctx.deadletter, self.metrics, STAGE, "es_rejected", err,
                                    encode(by_id[doc_id]), event)
+
+
+    async def emit_incidents(self, incidents: list[Incident], event: Any) -> None:
+        """Incident revisions to the incidents topic (keyed by incident) and the incidents index (latest revision)."""
+        for inc in incidents:
+            await self.incidents_topic.send(key=inc.incident_id.encode("utf-8"), value=encode(inc))
+        latest = {incident_doc_id(i): i for i in incidents}
+        result = await self.writer().write(self.incidents_alias,
+                                           [(i, incident_document(r)) for i, r in latest.items()])
+        for doc_id, err in result.failed.items():
+            await send_dead_letter(self.ctx.deadletter, self.metrics, STAGE, "es_rejected", err,
+                                   encode(latest[doc_id]), event)
 
 
 def register_detector(ctx: StageContext) -> Any:

@@ -16,10 +16,11 @@ from sinks.elasticsearch.client import es_client
 log = logging.getLogger(__name__)
 
 MAPPING_VERSION = 1
+KINDS = ("news", "alerts", "incidents")
 
 
 def load_template(kind: str) -> dict[str, Any]:
-    """The bundled index template for `news` or `alerts`."""
+    """The bundled index template for `news`, `alerts` or `incidents`."""
     text = resources.files("sinks.elasticsearch").joinpath(f"mappings/{kind}-v{MAPPING_VERSION}.json").read_text("utf-8")
     return json.loads(text)
 
@@ -33,7 +34,7 @@ def ensure_indices(settings: Settings, es: Elasticsearch | None = None) -> dict[
     """Put templates, create the first versioned index behind each alias if missing; return alias → index."""
     es = es or es_client(settings)
     out = {}
-    for kind in ("news", "alerts"):
+    for kind in KINDS:
         body = load_template(kind)
         name = alias(settings, kind)
         pattern = f"{name}-v{MAPPING_VERSION}*"
@@ -46,6 +47,7 @@ def ensure_indices(settings: Settings, es: Elasticsearch | None = None) -> dict[
             current = []
         if current:
             out[name] = current[0]
+            add_new_fields(es, current[0], body)
             continue
         index = f"{name}-v{MAPPING_VERSION}-000001"
         if not es.indices.exists(index=index):
@@ -56,10 +58,19 @@ def ensure_indices(settings: Settings, es: Elasticsearch | None = None) -> dict[
     return out
 
 
+def add_new_fields(es: Elasticsearch, index: str, body: dict[str, Any]) -> None:
+    """Give an index created by an earlier release the optional fields added to its template since (an additive
+    mapping change; the template only applies to indices created after it)."""
+    try:
+        es.indices.put_mapping(index=index, properties=body["template"]["mappings"]["properties"])
+    except Exception as exc:  # noqa: BLE001 - a server without mapping updates keeps the old mapping
+        log.warning("could not add new fields to %s: %s", index, exc)
+
+
 def delete_indices(settings: Settings, es: Elasticsearch | None = None) -> None:
     """Drop the indices and templates of this prefix (demo reset)."""
     es = es or es_client(settings)
-    for kind in ("news", "alerts"):
+    for kind in KINDS:
         name = alias(settings, kind)
         try:
             for index in list(es.indices.get(index=f"{name}-v*").keys()):

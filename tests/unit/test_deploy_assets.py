@@ -303,7 +303,7 @@ def mapping_fields_for(title: str) -> Dict[str, str]:
     from sinks.elasticsearch import MAPPING_VERSION, alias, load_template
 
     settings = Settings(_env_file=None)
-    for kind in ("news", "alerts"):
+    for kind in ("news", "alerts", "incidents"):
         name = alias(settings, kind)
         first_index = f"{name}-v{MAPPING_VERSION}-000001"  # what `surgewatch setup` creates behind the alias
         if fnmatch.fnmatch(first_index, title) and fnmatch.fnmatch(name, title):
@@ -362,14 +362,15 @@ def test_kibana_saved_objects_are_valid_export_ndjson() -> None:
             if key in o["attributes"]:
                 json.loads(o["attributes"][key])
     types = [o["type"] for o in objs]
-    assert types.count("index-pattern") == 2 and "dashboard" in types and "map" in types
-    assert types.count("search") >= 4  # one per dimension + alerts
+    assert types.count("index-pattern") == 3 and "dashboard" in types and "map" in types
+    assert types.count("search") >= 5  # one per dimension + alerts + incidents
 
 
 def test_kibana_data_views_match_the_index_templates() -> None:
     objs, _ = saved_objects()
     dvs = {o["attributes"]["title"]: o["attributes"]["timeFieldName"] for o in objs if o["type"] == "index-pattern"}
-    assert dvs == {"surgewatch-news*": "published_at", "surgewatch-alerts*": "window_start"}
+    assert dvs == {"surgewatch-news*": "published_at", "surgewatch-alerts*": "window_start",
+                   "surgewatch-incidents*": "first_seen"}
     for title, time_field in dvs.items():
         assert mapping_fields_for(title)[time_field] == "date"
 
