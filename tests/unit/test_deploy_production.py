@@ -136,7 +136,7 @@ def test_kibana_objects_are_generated_for_the_index_prefix(monkeypatch: pytest.M
     mod = _bootstrap(monkeypatch)
     docs = [json.loads(ln) for ln in mod.render_saved_objects(SAVED_OBJECTS.read_text(), "acme").splitlines()]
     views = {o["id"]: o["attributes"]["title"] for o in docs if o.get("type") == "index-pattern"}
-    assert views == {"acme-news*": "acme-news*", "acme-alerts*": "acme-alerts*"}
+    assert views == {"acme-news*": "acme-news*", "acme-alerts*": "acme-alerts*", "acme-incidents*": "acme-incidents*"}
     # every data view reference resolves to a rendered view
     refs = {r["id"] for o in docs for r in o.get("references", []) if r["type"] == "index-pattern"}
     assert refs == set(views) and "-dv\"" not in json.dumps(docs)
@@ -144,7 +144,7 @@ def test_kibana_objects_are_generated_for_the_index_prefix(monkeypatch: pytest.M
     settings = Settings(_env_file=None, index_prefix="acme")
     assert SpikeProcessor({}, news_index=alias(settings, "news")).data_view in views
     # the patterns cover the indices `surgewatch setup` creates for that prefix, and only those
-    for kind in ("news", "alerts"):
+    for kind in ("news", "alerts", "incidents"):
         assert fnmatch.fnmatch(f"{alias(settings, kind)}-v{MAPPING_VERSION}-000001", f"acme-{kind}*")
         assert not fnmatch.fnmatch(f"surgewatch-{kind}-v{MAPPING_VERSION}-000001", f"acme-{kind}*")
     # the default prefix renders the shipped objects' field references unchanged
