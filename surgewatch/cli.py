@@ -129,15 +129,13 @@ def worker() -> None:
 def alerts_tail(key_prefix: Optional[str] = typer.Option(None, help="Only keys starting with this, e.g. region:"),
                 from_beginning: bool = typer.Option(False, help="Start at the oldest alert"),
                 follow: bool = typer.Option(True, help="Keep waiting for new alerts"),
-                as_json: bool = typer.Option(False, "--json", help="Print each alert as one JSON line")) -> None:
-    """Print alerts from the alerts topic as they arrive."""
-    from streams.subscribe import print_alert, tail_alerts
-    for alert in tail_alerts(settings(), key_prefix=key_prefix, from_beginning=from_beginning, follow=follow):
-        if as_json:
-            sys.stdout.write(alert.dumps().decode("utf-8") + "\n")
-            sys.stdout.flush()
-        else:
-            print_alert(alert)
+                as_json: bool = typer.Option(False, "--json", help="Print each notification as one JSON line"),
+                per_key: bool = typer.Option(False, "--per-key", help="Every alert of every key (the alerts topic) "
+                                             "instead of one notification per incident")) -> None:
+    """Print one notification per incident as it opens, escalates or resolves (--per-key: every alert)."""
+    from streams.subscribe import run_tail
+    run_tail(settings(), key_prefix=key_prefix, from_beginning=from_beginning, follow=follow, as_json=as_json,
+             per_key=per_key)
 
 
 @app.command()
