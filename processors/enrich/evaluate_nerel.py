@@ -1,5 +1,6 @@
-"""NEREL evaluation: consumes <shared>/corpora/nerel dev+test and a Tagger, produces mention-level precision/recall
-for countries, Russian federal subjects (gold mapped two ways) and cities.
+"""NEREL evaluation: consumes <shared>/corpora/nerel dev+test and a Tagger, produces mention-level precision/recall.
+
+Countries, Russian federal subjects (gold mapped two ways) and cities.
 
 Predicted spans: every accepted region span of `regions` or `mentioned_regions`, toponyms only (institution
 names such as Белый дом or Кремль and currencies are no place mentions). Gold: innermost NEREL spans.

@@ -1,5 +1,6 @@
-"""Region resolution: consumes an item's Mentions after the traps, chooses one gazetteer entry per mention and
-accepts or rejects the ambiguous ones from what else the item names and, when it has run, spaCy's NER.
+"""Region resolution: consumes an item's Mentions after the traps, produces one chosen entry and a decision each.
+
+Ambiguous names are accepted or rejected from what else the item names and, when it has run, spaCy's NER.
 
 Order: mentions with one reading first, so what they settle is context for the ambiguous ones. A mention is
 accepted outright when its name is unambiguous or in the dateline; a Russian one when pymorphy3 reads it as a

@@ -1,5 +1,6 @@
-"""Community and topic rules: consumes taxonomy YAML and tokenised fields, produces compiled EN regexes, RU lemma
-patterns and the community/topic Tags of an item."""
+"""Community and topic rules: consumes taxonomy YAML and tokenised fields, produces an item's community/topic Tags.
+
+English by compiled regexes, Russian by lemma phrases."""
 from __future__ import annotations
 
 import logging

@@ -1,5 +1,7 @@
-"""Region traps: consumes an item's candidate Mentions and fields, rejects the ones the words around them show to be
-no place (person, building, language, acronym, common word) and marks cities named only inside company names."""
+"""Region traps: consumes an item's candidate Mentions and fields, rejects those its words show to be no place.
+
+No place: a person, building, language, acronym or common word; a city named only inside a company name is
+kept without weight."""
 from __future__ import annotations
 
 from typing import Dict, List, Optional
