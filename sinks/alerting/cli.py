@@ -36,8 +36,12 @@ def register(alerts_app: typer.Typer) -> None:
                                                help="Consumer group (default: <app_id>-alert-forwarder)"),
         firing_ttl: float = typer.Option(3600.0, "--firing-ttl",
                                          help="Seconds a firing alert stays active without a re-post"),
+        per_key: bool = typer.Option(False, "--per-key",
+                                     help="Forward every alert of every key (the alerts topic) instead of one "
+                                          "notification per incident (opened, escalated, resolved)"),
     ) -> None:
-        """Forward spike alerts to Alertmanager (/api/v2/alerts) and/or a webhook; commit after delivery."""
+        """Forward spike incidents (or, --per-key, every alert) to Alertmanager (/api/v2/alerts) and/or a webhook;
+        commit after delivery."""
         if not alertmanager_url and not webhook_url:
             raise typer.BadParameter("give --alertmanager-url and/or --webhook-url")
         try:
@@ -47,9 +51,10 @@ def register(alerts_app: typer.Typer) -> None:
         settings = get_settings()
         kwargs = dict(subscription=subscription, alertmanager_url=alertmanager_url, webhook_url=webhook_url,
                       firing_ttl=timedelta(seconds=firing_ttl))
+        default_group = f"{settings.app_id}-alert-forwarder" + ("" if per_key else "-incidents")
         try:
-            asyncio.run(run_forwarder(settings, kwargs, group_id or f"{settings.app_id}-alert-forwarder",
-                                      from_beginning))
+            asyncio.run(run_forwarder(settings, kwargs, group_id or default_group, from_beginning,
+                                      incidents=not per_key))
         except KeyboardInterrupt:
             pass
         except DeliveryError as exc:

@@ -1,5 +1,7 @@
-"""Alert forwarder: consumes Alert records from the alerts topic (a consumer group, commits after delivery), produces
-deliveries to Alertmanager and/or a webhook, and re-posts active alerts before they expire."""
+"""Alert forwarder: consumes Incident records from the incidents topic (or, per key, Alert records from the alerts
+topic) in a consumer group that commits after delivery, produces deliveries to Alertmanager and/or a webhook --
+one notification per incident when it opens, escalates or resolves -- and re-posts active alerts before they
+expire."""
 from __future__ import annotations
 
 import asyncio
@@ -8,7 +10,7 @@ import signal
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any, Dict, List, Optional, Set
+from typing import Any, Dict, List, Optional, Set, Type, Union
 
 import aiohttp
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -16,11 +18,12 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from streams import topics
 from streams.codec import decode
 from streams.config import Settings
-from streams.records import Alert, iso
+from streams.records import Alert, Incident, iso
 
 from sinks.alerting.alertmanager import post_alertmanager
 from sinks.alerting.http import RetryPolicy
-from sinks.alerting.mapping import RESOLVED, Subscription, to_alertmanager, webhook_payload
+from sinks.alerting.mapping import (RESOLVED, Subscription, incident_to_alertmanager, incident_webhook_payload,
+                                    to_alertmanager, webhook_payload)
 from sinks.alerting.webhook import post_webhook
 
 logger = logging.getLogger(__name__)
@@ -55,6 +58,25 @@ class Forwarder:
                 self.active[alert.key] = am_alerts[:1]
         if self.webhook_url:
             await post_webhook(self.session, self.webhook_url, webhook_payload(alert), self.retry)
+        self.forwarded += 1
+        return True
+
+    async def deliver_incident(self, incident: Incident, now: Optional[datetime] = None) -> bool:
+        """Notify one incident revision if it is a notification for the subscription; True when it was sent."""
+        notice = self.subscription.notice(incident)
+        if notice is None:
+            self.skipped += 1
+            return False
+        now = now or datetime.now(timezone.utc)
+        if self.alertmanager_url:
+            am_alerts = incident_to_alertmanager(incident, notice, now, self.firing_ttl)
+            await post_alertmanager(self.session, self.alertmanager_url, am_alerts, self.retry)
+            if notice == RESOLVED:
+                self.active.pop(incident.incident_id, None)
+            else:
+                self.active[incident.incident_id] = am_alerts[:1]
+        if self.webhook_url:
+            await post_webhook(self.session, self.webhook_url, incident_webhook_payload(incident, notice), self.retry)
         self.forwarded += 1
         return True
 
@@ -105,22 +127,27 @@ async def pin_new_partitions(consumer: AIOKafkaConsumer, pinned: Set[TopicPartit
         pinned.add(tp)
 
 
-async def handle_batch(fwd: Forwarder, book: OffsetBook, batches: Dict[TopicPartition, List[Any]]) -> None:
+async def handle_batch(fwd: Forwarder, book: OffsetBook, batches: Dict[TopicPartition, List[Any]],
+                       record_type: Type[Union[Alert, Incident]] = Alert) -> None:
     """Deliver every record in offset order per partition, recording each handled offset in book; a
     DeliveryError (retries exhausted) propagates with the records before it recorded."""
     for tp, records in batches.items():
         for rec in records:
             try:
-                alert = decode(Alert, rec.value)
+                record = decode(record_type, rec.value)
             except ValueError as exc:
-                logger.error("skipping undecodable alert at %s[%d]@%d: %s", tp.topic, tp.partition, rec.offset, exc)
+                logger.error("skipping undecodable %s at %s[%d]@%d: %s", record_type.__name__, tp.topic,
+                             tp.partition, rec.offset, exc)
                 book.handled(tp, rec.offset)
                 continue
             try:
-                await fwd.deliver(alert)
-            except ValueError as exc:  # permanent rejection of this one alert
-                logger.error("receiver rejected alert %s at %s[%d]@%d: %s",
-                             alert.alert_id, tp.topic, tp.partition, rec.offset, exc)
+                if isinstance(record, Incident):
+                    await fwd.deliver_incident(record)
+                else:
+                    await fwd.deliver(record)
+            except ValueError as exc:  # permanent rejection of this one record
+                logger.error("receiver rejected %s at %s[%d]@%d: %s", getattr(record, "alert_id", None)
+                             or getattr(record, "incident_id", None), tp.topic, tp.partition, rec.offset, exc)
             book.handled(tp, rec.offset)
 
 
@@ -130,7 +157,8 @@ async def _commit(consumer: AIOKafkaConsumer, book: OffsetBook) -> None:
         await consumer.commit(offsets)
 
 
-async def _forward_loop(consumer: AIOKafkaConsumer, fwd: Forwarder, stop: asyncio.Event) -> None:
+async def _forward_loop(consumer: AIOKafkaConsumer, fwd: Forwarder, stop: asyncio.Event,
+                        record_type: Type[Union[Alert, Incident]]) -> None:
     book = OffsetBook()
     pinned: Set[TopicPartition] = set()
     refresh_every = max(fwd.firing_ttl.total_seconds() / 4, 5.0)
@@ -139,7 +167,7 @@ async def _forward_loop(consumer: AIOKafkaConsumer, fwd: Forwarder, stop: asynci
         batches = await consumer.getmany(timeout_ms=1000, max_records=200)
         await pin_new_partitions(consumer, pinned, batches)
         try:
-            await handle_batch(fwd, book, batches)
+            await handle_batch(fwd, book, batches, record_type)
         finally:  # also when retries are exhausted: what was delivered before stays delivered
             await _commit(consumer, book)
         if time.monotonic() - last_refresh >= refresh_every:
@@ -148,13 +176,15 @@ async def _forward_loop(consumer: AIOKafkaConsumer, fwd: Forwarder, stop: asynci
 
 
 async def run_forwarder(settings: Settings, forwarder_kwargs: Dict[str, Any], group_id: str,
-                        from_beginning: bool = True, stop: Optional[asyncio.Event] = None) -> None:
-    """Consume the alerts topic (auto-commit off) and commit each offset only after its alert is handled.
+                        from_beginning: bool = True, stop: Optional[asyncio.Event] = None,
+                        incidents: bool = False) -> None:
+    """Consume the alerts topic -- with `incidents`, the incidents topic: one notification per incident -- (auto-commit
+    off) and commit each offset only after its record is handled.
 
     A new group starts at the oldest alert (from_beginning, the default) or at the newest, and commits that
     start at once: a restart never jumps past an alert it has not delivered.
     """
-    topic = topics.name(settings, topics.ALERTS)
+    topic = topics.name(settings, topics.INCIDENTS if incidents else topics.ALERTS)
     consumer = AIOKafkaConsumer(
         topic, bootstrap_servers=settings.kafka_servers, group_id=group_id, enable_auto_commit=False,
         auto_offset_reset="earliest" if from_beginning else "latest",
@@ -172,7 +202,8 @@ async def run_forwarder(settings: Settings, forwarder_kwargs: Dict[str, Any], gr
         await consumer.start()
         logger.info("forwarding %s from %s (group %s)", topic, settings.kafka_servers, group_id)
         async with aiohttp.ClientSession() as session:
-            await _forward_loop(consumer, Forwarder(session=session, **forwarder_kwargs), stop)
+            await _forward_loop(consumer, Forwarder(session=session, **forwarder_kwargs), stop,
+                                Incident if incidents else Alert)
     finally:
         await consumer.stop()
         for sig in handled:

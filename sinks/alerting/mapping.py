@@ -1,5 +1,6 @@
-"""Alert mapping (pure, no I/O): consumes Alert records and a subscription, produces the decision to forward,
-Alertmanager v2 postable alerts (labels, annotations, endsAt) and the generic webhook body."""
+"""Alert mapping (pure, no I/O): consumes Alert and Incident records and a subscription, produces the decision to
+forward (per key, or per incident: opened / escalated / resolved), Alertmanager v2 postable alerts (labels,
+annotations, endsAt) and the generic webhook body."""
 from __future__ import annotations
 
 import logging
@@ -9,7 +10,8 @@ from datetime import datetime, timedelta
 from typing import Any, Dict, List, Optional, Tuple
 
 from streams.codec import as_dict
-from streams.records import SEVERITIES, Alert, AlertState, iso, parse_time
+from streams.records import SEVERITIES, Alert, AlertState, Incident, iso, parse_time
+from streams.subscribe import format_incident, incident_keys, incident_notice
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +51,10 @@ class Subscription:
         # a resolution is always forwarded for a subscribed key: the receiver may hold the firing alert
         # raised at a higher severity before the episode calmed down
         return alert.state == RESOLVED or rank >= severity_rank(self.min_severity)
+
+    def notice(self, incident: Incident) -> Optional[str]:
+        """"opened" / "escalated" / "resolved" when this incident revision notifies the subscriber, else None."""
+        return incident_notice(incident, self.key_prefixes, self.min_severity)
 
 
 def label_name(dimension: str) -> str:
@@ -140,3 +146,54 @@ def to_alertmanager(alert: Alert, now: datetime, firing_ttl: timedelta = timedel
 def webhook_payload(alert: Alert) -> Dict[str, Any]:
     """The generic webhook body: the Alert as plain JSON."""
     return as_dict(alert)
+
+
+# ------------------------------------------------------------------------------------------------ incidents
+
+def incident_labels(incident: Incident, severity: Optional[str] = None) -> Dict[str, str]:
+    """Identity labels of an incident in Alertmanager: one alert per incident and severity (`key` is the incident
+    id, so the spike routes group and inhibit per incident; the headline key can change as keys join)."""
+    return {"alertname": ALERTNAME, "key": incident.incident_id, "severity": severity or incident.severity,
+            "incident_id": incident.incident_id}
+
+
+def incident_annotations(incident: Incident, notice: str, max_articles: int = 5) -> Dict[str, str]:
+    """Summary, headline, every key with its evidence, top articles, Kibana link."""
+    keys = []
+    for k in incident.keys:
+        get = k.get if isinstance(k, dict) else lambda n, k=k: getattr(k, n)
+        keys.append(f"{get('key')}: {float(get('observed')):g} observed vs {float(get('expected')):.1f} expected "
+                    f"({get('severity')}, {get('state')})")
+    ann = {"summary": format_incident(notice, incident)[:500], "notice": notice, "state": incident.state,
+           "headline_key": incident.headline_key, "headline_label": incident.headline_label or incident.headline_key,
+           "keys": "\n".join(keys), "first_seen": incident.first_seen, "last_update": incident.last_update,
+           "incident_id": incident.incident_id, "items": str(incident.items)}
+    if incident.kibana_url:
+        ann["kibana_url"] = incident.kibana_url
+    articles = _article_lines(incident, max_articles)   # type: ignore[arg-type]
+    if articles:
+        ann["top_articles"] = articles
+    if incident.co_tags:
+        ann["co_tags"] = ", ".join(incident.co_tags[:10])
+    return ann
+
+
+def incident_to_alertmanager(incident: Incident, notice: str, now: datetime,
+                             firing_ttl: timedelta = timedelta(hours=1)) -> List[Dict[str, Any]]:
+    """Alertmanager v2 postable alerts for one incident notification: opened/escalated fire at the incident's
+    severity (an escalation also ends its lower severities), resolved ends every severity."""
+    starts = min(parse_time(incident.first_seen), now)
+    base: Dict[str, Any] = {"annotations": incident_annotations(incident, notice), "startsAt": iso(starts)}
+    if incident.kibana_url and incident.kibana_url.startswith(("http://", "https://")):
+        base["generatorURL"] = incident.kibana_url
+    if notice == RESOLVED:
+        return [dict(base, labels=incident_labels(incident, sev), endsAt=iso(now)) for sev in SEVERITIES]
+    out = [dict(base, labels=incident_labels(incident), endsAt=iso(now + firing_ttl))]
+    rank = severity_rank(incident.severity)
+    out += [dict(base, labels=incident_labels(incident, sev), endsAt=iso(now)) for sev in SEVERITIES[:rank]]
+    return out
+
+
+def incident_webhook_payload(incident: Incident, notice: str) -> Dict[str, Any]:
+    """The generic webhook body of an incident notification: the Incident as plain JSON plus the notice."""
+    return {"notice": notice, **as_dict(incident), "key_count": len(incident_keys(incident))}

@@ -231,7 +231,8 @@ async def test_handle_batch_records_what_was_handled_before_retries_ran_out() ->
 def test_forward_starts_a_new_group_at_the_oldest_alert_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
     seen: list = []
 
-    async def record(settings: object, kwargs: object, group: str, from_beginning: bool) -> None:
+    async def record(settings: object, kwargs: object, group: str, from_beginning: bool,
+                     incidents: bool = False) -> None:
         seen.append((group, from_beginning))
 
     monkeypatch.setattr(alerting_cli, "run_forwarder", record)
@@ -243,3 +244,117 @@ def test_forward_starts_a_new_group_at_the_oldest_alert_by_default(monkeypatch: 
         res = runner.invoke(app, ["forward", "--webhook-url", "http://127.0.0.1:9/x", "--group-id", "g", *args])
         assert res.exit_code == 0, res.output
         assert seen.pop() == ("g", expected)
+
+
+# ------------------------------------------------------------------------------------------------ incidents
+
+def make_incident(change: str = "opened", severity: str = "low", keys: tuple = ("region:ru-da", "region:ru"),
+                  new_keys: tuple = ("region:ru-da",), previous: object = None, **over: object) -> records.Incident:
+    base = dict(incident_id="inc-0123", revision=1, state="resolved" if change == "resolved" else "open",
+                change=change, severity=severity, headline_key=keys[0], headline_label="Dagestan",
+                first_seen="2023-11-02T10:05:00Z", last_update="2023-11-02T11:00:00Z", previous_severity=previous,
+                keys=[records.IncidentKey(key=k, alert_id=f"a-{k}", state="firing", severity=severity, observed=9.0,
+                                          expected=0.5, score=6.0, window_start="2023-11-02T10:00:00Z",
+                                          window_end="2023-11-02T11:00:00Z") for k in keys],
+                new_keys=list(new_keys), items=12,
+                top_articles=[ArticleRef(id="a1", title="Rally in Makhachkala", url="https://ex.org/1")],
+                kibana_url="http://localhost:5601/app/discover#/?x")
+    base.update(over)
+    return records.Incident(**base)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("prefixes,min_sev,incident,expected", [
+    ((), "low", make_incident(), "opened"),
+    ((), "low", make_incident("updated", new_keys=("region:ru",), previous="low"), None),
+    ((), "low", make_incident("escalated", severity="medium", new_keys=(), previous="low"), "escalated"),
+    ((), "low", make_incident("resolved", new_keys=(), previous="low"), "resolved"),
+    (("topic:",), "low", make_incident(), None),
+    (("topic:",), "low", make_incident("resolved", new_keys=()), None),
+    # a subscribed key joins an incident: it opens for this subscriber then
+    (("topic:",), "low", make_incident("updated", keys=("region:ru-da", "topic:protest"),
+                                       new_keys=("topic:protest",), previous="low"), "opened"),
+    # it reaches the subscriber's severity: it opens for it then, and its escalation above that notifies again
+    ((), "high", make_incident("escalated", severity="high", new_keys=(), previous="medium"), "opened"),
+    ((), "medium", make_incident("escalated", severity="high", new_keys=(), previous="medium"), "escalated"),
+    ((), "high", make_incident("resolved", severity="medium", new_keys=()), None),
+])
+def test_incident_notices_once_per_incident(prefixes: tuple, min_sev: str, incident: records.Incident,
+                                            expected: object) -> None:
+    assert mapping.Subscription(prefixes, min_sev).notice(incident) == expected
+    # the record alone decides: the same after a round trip through the wire
+    assert mapping.Subscription(prefixes, min_sev).notice(decode(records.Incident, incident.dumps())) == expected
+
+
+def test_incident_maps_to_one_alertmanager_alert_per_incident() -> None:
+    inc = make_incident("escalated", severity="high", new_keys=(), previous="low")
+    [fire, *ended] = mapping.incident_to_alertmanager(inc, "escalated", NOW, timedelta(minutes=30))
+    assert fire["labels"] == {"alertname": "SurgewatchSpike", "key": "inc-0123", "severity": "high",
+                              "incident_id": "inc-0123"}
+    assert fire["endsAt"] == "2023-11-02T12:30:00Z" and fire["generatorURL"].startswith("http://localhost:5601")
+    ann = fire["annotations"]
+    assert "Dagestan" in ann["summary"] and "region:ru: 9 observed vs 0.5 expected" in ann["keys"]
+    assert "Rally in Makhachkala" in ann["top_articles"] and ann["kibana_url"]
+    assert [a["labels"]["severity"] for a in ended] == ["low", "medium"] and all(a["endsAt"] == iso_now() for a in ended)
+    resolved = mapping.incident_to_alertmanager(make_incident("resolved"), "resolved", NOW)
+    assert {a["labels"]["severity"] for a in resolved} == set(records.SEVERITIES)
+    body = mapping.incident_webhook_payload(inc, "escalated")
+    assert body["notice"] == "escalated" and body["incident_id"] == "inc-0123" and body["key_count"] == 2
+    json.dumps(body)
+
+
+def iso_now() -> str:
+    return records.iso(NOW)
+
+
+class _Session:
+    """Records POSTs (an aiohttp session stand-in answering 200)."""
+
+    def __init__(self) -> None:
+        self.posts: list = []
+
+    def post(self, url: str, json: object, timeout: object) -> "_Resp":
+        self.posts.append((url, json))
+        return _Resp()
+
+
+class _Resp:
+    status = 200
+
+    async def __aenter__(self) -> "_Resp":
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+
+async def test_forwarder_notifies_each_incident_once_and_resolves_it() -> None:
+    session = _Session()
+    fwd = forwarder.Forwarder(session=session, webhook_url="http://hook/x",  # type: ignore[arg-type]
+                              alertmanager_url="http://am")
+    revisions = [make_incident(), make_incident("updated", new_keys=("region:ru",), previous="low"),
+                 make_incident("updated", new_keys=(), previous="low"), make_incident("resolved", new_keys=())]
+    tp = forwarder.TopicPartition("incidents", 0)
+    book = forwarder.OffsetBook()
+    await forwarder.handle_batch(fwd, book, {tp: [_Rec(i, r.dumps()) for i, r in enumerate(revisions)]},
+                                 records.Incident)
+    hooks = [body["notice"] for url, body in session.posts if url == "http://hook/x"]
+    assert hooks == ["opened", "resolved"] and fwd.forwarded == 2 and fwd.skipped == 2
+    assert book.take() == {tp: 4} and fwd.active == {}
+
+
+def test_forward_notifies_per_incident_by_default_and_per_key_on_request(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list = []
+
+    async def record(settings: object, kwargs: object, group: str, from_beginning: bool,
+                     incidents: bool = False) -> None:
+        seen.append((group.endswith("-incidents"), incidents))
+
+    monkeypatch.setattr(alerting_cli, "run_forwarder", record)
+    app = typer.Typer()
+    alerting_cli.register(app)
+    app.command("noop")(lambda: None)
+    runner = CliRunner()
+    for args, expected in (([], (True, True)), (["--per-key"], (False, False))):
+        res = runner.invoke(app, ["forward", "--webhook-url", "http://127.0.0.1:9/x", *args])
+        assert res.exit_code == 0, res.output
+        assert seen.pop() == expected
