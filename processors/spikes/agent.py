@@ -123,7 +123,9 @@ class Detection:
             if ce is None:
                 acks.done(offset)
             else:
-                buf.push(ce.lane if ce.lane is not None else -1, parse_time(ce.published_at).timestamp(), (event, ce))
+                # ties in event time go by item id, as the backtest orders them (alerts, and so incidents, follow)
+                buf.push(ce.lane if ce.lane is not None else -1, parse_time(ce.published_at).timestamp(), (event, ce),
+                         tiebreak=ce.item_id)
         # a held event is handled while another event of the same counts partition is current, so table writes go
         # to the right changelog partition; idle partitions stop holding the others back only without backlog
         for held, held_ce in buf.pop_ready(caught_up):

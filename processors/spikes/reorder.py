@@ -33,7 +33,7 @@ class EventTimeReorderer:
     idle_seconds: float = 20.0
     clock: Callable[[], float] = time.monotonic
     lanes: Dict[Hashable, _Lane] = field(default_factory=dict)
-    _heap: List[Tuple[float, int, Any]] = field(default_factory=list)
+    _heap: List[Tuple[float, str, int, Any]] = field(default_factory=list)
     _seq: Any = field(default_factory=itertools.count)
 
     def expect(self, lanes: Iterable[Hashable]) -> None:
@@ -43,13 +43,15 @@ class EventTimeReorderer:
         for lane in lanes:
             self.lanes.setdefault(lane, _Lane(last_seen=now))
 
-    def push(self, lane: Hashable, event_time: float, item: Any) -> None:
+    def push(self, lane: Hashable, event_time: float, item: Any, tiebreak: str = "") -> None:
+        """Hold `item`; items of equal event time come out by `tiebreak` (e.g. the item id, as a backtest orders
+        them), then in arrival order."""
         st = self.lanes.get(lane)
         if st is None:
             st = self.lanes[lane] = _Lane()
         st.newest = max(st.newest, event_time)
         st.last_seen = self.clock()
-        heapq.heappush(self._heap, (event_time, next(self._seq), item))
+        heapq.heappush(self._heap, (event_time, tiebreak, next(self._seq), item))
 
     def watermark(self, caught_up: bool = True) -> float:
         """Lowest newest-event-time over the lanes that are not idle (+inf when every lane is idle); with
@@ -60,11 +62,11 @@ class EventTimeReorderer:
         return min(active) if active else math.inf
 
     def pop_ready(self, caught_up: bool = True) -> List[Any]:
-        """Items whose event time is at or below the watermark, oldest first (ties in arrival order)."""
+        """Items whose event time is at or below the watermark, oldest first (ties by tiebreak, then arrival)."""
         wm = self.watermark(caught_up)
         out: List[Any] = []
         while self._heap and self._heap[0][0] <= wm:
-            out.append(heapq.heappop(self._heap)[2])
+            out.append(heapq.heappop(self._heap)[3])
         return out
 
     def __len__(self) -> int:

@@ -175,3 +175,14 @@ def test_a_redelivered_offset_is_tracked_once_and_kept_in_offset_order() -> None
     assert acks.pop_ackable() == []
     acks.done(19)
     assert acks.pop_ackable() == ["a19", "a20", "again20", "a21"]   # the copy is acknowledged with the first
+
+
+def test_equal_event_times_come_out_by_tiebreak_then_arrival() -> None:
+    # the backtest orders items of one timestamp by id, and an item's count events as sent: so does the reorderer
+    r = EventTimeReorderer(idle_seconds=10, clock=FakeClock())
+    r.expect([0, 1])
+    r.push(1, 5.0, "item-b/key1", tiebreak="item-b")
+    r.push(1, 5.0, "item-b/key2", tiebreak="item-b")
+    r.push(0, 5.0, "item-a/key1", tiebreak="item-a")
+    r.push(0, 5.0, "item-a/key2", tiebreak="item-a")
+    assert r.pop_ready() == ["item-a/key1", "item-a/key2", "item-b/key1", "item-b/key2"]
