@@ -15,7 +15,7 @@ from rich.text import Text
 
 from streams.config import ConfigError, Settings, get_settings
 from streams.validate import strip_controls
-from surgewatch.stack.base import StackError
+from surgewatch.stack.base import StackError, StackStatus
 
 app = typer.Typer(help="surgewatch: streaming news tagging and spike alerts", no_args_is_help=True,
                   pretty_exceptions_enable=False)
@@ -57,50 +57,44 @@ def stack_settings(engine: Optional[str]) -> Settings:
     return s.model_copy(update={"stack_engine": engine})
 
 
+# StackError from any of these reaches main(), which prints it as one line
+
+
+def _print_status(st: StackStatus) -> None:
+    console.print(st.line(), markup=False, highlight=False, soft_wrap=True)
+
+
 @stack_app.command("up")
 def stack_up(engine: Optional[str] = EngineOpt) -> None:
     """Start the local stack (or check the external servers) and wait until healthy."""
-    from surgewatch.stack import LocalStack, StackError
-    try:
-        st = LocalStack(stack_settings(engine)).up()
-    except StackError as exc:
-        fail(str(exc))
-    console.print(st.line(), markup=False, highlight=False, soft_wrap=True)
+    from surgewatch.stack import LocalStack
+    _print_status(LocalStack(stack_settings(engine)).up())
 
 
 @stack_app.command("fetch")
 def stack_fetch(engine: Optional[str] = EngineOpt) -> None:
     """Download what the engine needs (jvm: Kafka jars, Elasticsearch node, analysis plugin) into the cache."""
-    from surgewatch.stack import StackError, engine_for
-    eng = engine_for(stack_settings(engine))
-    try:
-        if hasattr(eng, "fetch"):
-            eng.fetch()
-    except StackError as exc:
-        fail(str(exc))
-    console.print(f"engine={eng.name} ready in {stack_settings(engine).stack_cache_dir}", markup=False,
-                  soft_wrap=True)
+    from surgewatch.stack import engine_for
+    s = stack_settings(engine)
+    eng = engine_for(s)
+    if hasattr(eng, "fetch"):
+        eng.fetch()
+    console.print(f"engine={eng.name} ready in {s.stack_cache_dir}", markup=False, soft_wrap=True)
 
 
 @stack_app.command("down")
 def stack_down(engine: Optional[str] = EngineOpt) -> None:
     """Stop the local stack's servers that it started (data is kept under SURGEWATCH_STACK_DIR)."""
-    from surgewatch.stack import LocalStack, StackError
-    try:
-        LocalStack(stack_settings(engine)).down()
-    except StackError as exc:
-        fail(str(exc))
+    from surgewatch.stack import LocalStack
+    LocalStack(stack_settings(engine)).down()
 
 
 @stack_app.command("status")
 def stack_status(engine: Optional[str] = EngineOpt) -> None:
     """Show which engine runs, its versions and pids, and whether Kafka and Elasticsearch answer."""
-    from surgewatch.stack import LocalStack, StackError
-    try:
-        st = LocalStack(stack_settings(engine)).status()
-    except StackError as exc:
-        fail(str(exc))
-    console.print(st.line(), markup=False, highlight=False, soft_wrap=True)
+    from surgewatch.stack import LocalStack
+    st = LocalStack(stack_settings(engine)).status()
+    _print_status(st)
     raise typer.Exit(0 if st.healthy else 1)
 
 
