@@ -1,0 +1,294 @@
+"""End-to-end benchmark on the jvm engine (real Kafka + Elasticsearch): consumes at least 20,000 real-length articles
+(../shared's Reuters dev, repeated with fresh ids; else the bundled stream repeated), produces items/s end to end with
+1 and 2 workers, the tagger alone on the same items, ingest -> searchable and item -> alert latency at half load,
+worker RSS and the CPU share of broker, Elasticsearch and workers; a table and bench/results.json."""
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+from kafka import KafkaProducer
+
+from streams import topics
+from streams.config import Settings
+from surgewatch.runner import bundled_stream, group_lag, indexed_count, prepare, start_worker, stop_process
+
+ROOT = Path(__file__).resolve().parents[1]
+REUTERS = ROOT.parent / "shared" / "corpora" / "reuters21578" / "dev.jsonl"
+RESULTS = ROOT / "bench" / "results.json"
+MIN_ITEMS = int(os.environ.get("SURGEWATCH_BENCH_ITEMS", "20000"))
+LATENCY_SECONDS = 60.0
+FLOORS = {"e2e_1w_vs_tagger": 0.8, "e2e_2w_vs_1w": 1.5, "p99_searchable_s": 2.0, "p99_alert_s": 1.0,
+          "worker_rss_mb": 600.0}
+
+
+def _reuters_base() -> list[dict[str, Any]]:
+    out = []
+    for line in REUTERS.read_text(encoding="utf-8").splitlines():
+        r = json.loads(line)
+        text = f"{r.get('dateline') or ''} {r.get('body') or ''}".strip()
+        out.append({"title": r["title"] or text[:80], "text": text, "published_at": r["date"] + "Z",
+                    "source": "reuters"})
+    return out
+
+
+def _bundled_base() -> list[dict[str, Any]]:
+    out = []
+    for line in bundled_stream().read_text(encoding="utf-8").splitlines():
+        try:
+            d = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(d, dict) and d.get("title") and d.get("published_at") and isinstance(d.get("text"), str):
+            out.append({k: d[k] for k in ("title", "text", "published_at", "source") if k in d})
+    return out
+
+
+def bench_items(n: int) -> tuple[list[bytes], str]:
+    """At least n NewsItems (JSON lines) with fresh ids; every repetition of the base is its own story set."""
+    base, name = (_reuters_base(), "reuters-dev") if REUTERS.exists() else (_bundled_base(), "bundled")
+    lines, rep = [], 0
+    while len(lines) < n:
+        for i, d in enumerate(base):
+            lines.append(json.dumps({**d, "id": f"b{rep}-{i}", "url": f"https://bench.example/{rep}/{i}"}).encode())
+        rep += 1
+    return lines[:n], name
+
+
+def tagger_rate(lines: list[bytes]) -> float:
+    """The enrich stage's real work alone, in this process: validate + tag in batches of the stage's size."""
+    from processors.enrich.pipeline import parse_news_item
+    from processors.enrich.tagging import Tagger
+    tagger = Tagger.load()
+    items = [parse_news_item(line) for line in lines]
+    batch = Settings(_env_file=None).enrich_batch_size
+    t0 = time.perf_counter()
+    for i in range(0, len(items), batch):
+        tagger.tag_batch(items[i:i + batch])
+    return len(items) / (time.perf_counter() - t0)
+
+
+def _cpu_seconds(pid: int) -> float:
+    """utime + stime of a process and its children that were reaped, plus live descendants (Elasticsearch's server
+    is a child of its launcher)."""
+    total = 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    for p in _tree(pid):
+        try:
+            f = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(f[11]) + int(f[12])) / tick
+        except (OSError, IndexError):
+            pass
+    return total
+
+
+def _tree(pid: int) -> list[int]:
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        try:
+            kids = Path(f"/proc/{p}/task/{p}/children").read_text().split()
+        except OSError:
+            kids = []
+        todo += [int(k) for k in kids]
+    return out
+
+
+def _rss_mb(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+@dataclass
+class Run:
+    items_per_s: float
+    seconds: float
+    cpu: dict[str, float] = field(default_factory=dict)
+    rss_mb: float = 0.0
+
+
+def _produce(settings: Settings, lines: list[bytes], rate: float | None = None,
+             sent_at: dict[str, float] | None = None) -> None:
+    producer = KafkaProducer(bootstrap_servers=settings.kafka_servers, acks="all", linger_ms=5,
+                             batch_size=256 * 1024)
+    topic = topics.name(settings, topics.RAW)
+    t0 = time.monotonic()
+    for n, line in enumerate(lines):
+        if rate:
+            delay = t0 + n / rate - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+        key = json.loads(line)["id"].encode()
+        producer.send(topic, line, key=key)
+        if sent_at is not None:
+            sent_at[key.decode()] = time.time()
+    producer.flush()
+    producer.close()
+
+
+def _namespace(base: Settings) -> Settings:
+    tag = uuid.uuid4().hex[:6]
+    return base.model_copy(update={"topic_prefix": f"bench{tag}.", "app_id": f"bench-{tag}",
+                                   "index_prefix": f"bench-{tag}", "worker_data_dir": base.stack_dir / f"w-{tag}",
+                                   "log_level": "WARNING"})
+
+
+def _workers(settings: Settings, n: int) -> list[Any]:
+    procs = []
+    for i in range(n):
+        s = settings.model_copy(update={"web_port": settings.web_port + i, "metrics_port": 0,
+                                        "worker_data_dir": settings.worker_data_dir / str(i)})
+        procs.append(start_worker(s, settings.stack_dir / f"{settings.app_id}-{i}.log"))
+    return procs
+
+
+def _wait_done(settings: Settings, valid: int, timeout: float) -> float:
+    t_end = time.monotonic() + timeout
+    while time.monotonic() < t_end:
+        if indexed_count(settings) >= valid and group_lag(settings, topics.COUNTS) <= 5:
+            return time.monotonic()
+        time.sleep(0.5)
+    raise RuntimeError(f"pipeline did not finish {valid} items within {timeout:.0f}s")
+
+
+def run_throughput(base: Settings, engine: Any, lines: list[bytes], n_workers: int) -> Run:
+    settings = _namespace(base)
+    prepare(settings, reset=False)
+    procs = _workers(settings, n_workers)
+    pids = {"broker": engine.kafka().pid(), "elasticsearch": engine.elasticsearch().pid()}
+    try:
+        time.sleep(8)   # workers join the group and load the tagger before the clock starts
+        cpu0 = {k: _cpu_seconds(v) for k, v in pids.items() if v} | {"workers": sum(_cpu_seconds(p.pid) for p in procs)}
+        t0 = time.monotonic()
+        _produce(settings, lines)
+        t1 = _wait_done(settings, len(lines), timeout=3600)
+        cpu1 = {k: _cpu_seconds(v) for k, v in pids.items() if v} | {"workers": sum(_cpu_seconds(p.pid) for p in procs)}
+        cpu = {k: round(cpu1[k] - cpu0[k], 1) for k in cpu1}
+        rss = max(_rss_mb(p.pid) for p in procs)
+    finally:
+        for p in procs:
+            stop_process(p)
+    return Run(items_per_s=len(lines) / (t1 - t0), seconds=round(t1 - t0, 1), cpu=cpu, rss_mb=round(rss))
+
+
+def _poll_searchable(settings: Settings, sent_at: dict[str, float], sample: list[str], out: list[float],
+                     stop: threading.Event) -> None:
+    from sinks.elasticsearch import alias, es_client
+    es = es_client(settings)
+    pending = list(sample)
+    while pending and not stop.is_set():
+        ready = [k for k in pending if k in sent_at]
+        if ready:
+            hits = es.search(index=alias(settings, "news"), query={"ids": {"values": ready}}, size=len(ready),
+                             source=False)["hits"]["hits"]
+            now = time.time()
+            for h in hits:
+                out.append(now - sent_at[h["_id"]])
+                pending.remove(h["_id"])
+        time.sleep(0.05)
+
+
+def run_latency(base: Settings, lines: list[bytes], rate: float) -> dict[str, Any]:
+    """At a fixed offered load: ingest -> searchable for every 20th item, and item -> alert for every alert."""
+    from streams.subscribe import tail_alerts
+    settings = _namespace(base)
+    prepare(settings, reset=False)
+    procs = _workers(settings, 1)
+    n = min(len(lines), int(rate * LATENCY_SECONDS))
+    chunk = lines[:n]
+    sent_at: dict[str, float] = {}
+    searchable: list[float] = []
+    sample = [json.loads(line)["id"] for line in chunk[::20]]
+    stop = threading.Event()
+    try:
+        time.sleep(8)
+        poller = threading.Thread(target=_poll_searchable, args=(settings, sent_at, sample, searchable, stop))
+        poller.start()
+        _produce(settings, chunk, rate=rate, sent_at=sent_at)
+        _wait_done(settings, n, timeout=900)
+        stop.set()
+        poller.join(30)
+        alert_lat = _alert_latencies(tail_alerts(settings, from_beginning=True, follow=False, idle_ms=3000), sent_at)
+    finally:
+        for p in procs:
+            stop_process(p)
+    return {"offered_items_per_s": round(rate, 1), "items": n, "searchable_s": _pcts(searchable),
+            "alert_s": _pcts(alert_lat), "alerts": len(alert_lat)}
+
+
+def _alert_latencies(alerts: Iterator[Any], sent_at: dict[str, float]) -> list[float]:
+    """Per firing alert: its creation time minus the send time of the newest of its articles sent before it."""
+    from streams.records import parse_time
+    out = []
+    for a in alerts:
+        if a.state != "firing" or not a.created_at:
+            continue
+        created = parse_time(a.created_at).timestamp()
+        sent = [sent_at[x.id] for x in a.top_articles if x.id in sent_at and sent_at[x.id] <= created]
+        if sent:
+            out.append(created - max(sent))
+    return out
+
+
+def _pcts(values: list[float]) -> dict[str, float]:
+    if not values:
+        return {"n": 0}
+    qs = statistics.quantiles(values, n=100) if len(values) > 1 else [values[0]] * 99
+    return {"n": len(values), "p50": round(statistics.median(values), 3), "p99": round(qs[98], 3)}
+
+
+def main() -> int:
+    from surgewatch.stack.jvm import JvmEngine
+    from tests.integration.conftest import local_settings
+    lines, source = bench_items(MIN_ITEMS)
+    base = local_settings("jvm").model_copy(update={"web_port": 36066})
+    engine = JvmEngine(base)
+    engine.up()
+    try:
+        tag_rate = tagger_rate(lines)
+        one = run_throughput(base, engine, lines, 1)
+        two = run_throughput(base, engine, lines, 2)
+        latency = run_latency(base, lines, rate=one.items_per_s / 2)
+    finally:
+        engine.wipe()
+    res = {"engine": engine.versions(), "source": source, "items": len(lines), "tagger_items_per_s": round(tag_rate, 1),
+           "e2e_1w": one.__dict__, "e2e_2w": two.__dict__, "latency_half_load": latency}
+    checks = {"e2e_1w_vs_tagger": one.items_per_s / tag_rate, "e2e_2w_vs_1w": two.items_per_s / one.items_per_s,
+              "p99_searchable_s": latency["searchable_s"].get("p99", float("inf")),
+              "p99_alert_s": latency["alert_s"].get("p99", float("inf")), "worker_rss_mb": one.rss_mb}
+    res["floors"] = {k: {"value": round(v, 3), "floor": FLOORS[k],
+                         "met": v >= FLOORS[k] if k.startswith("e2e") else v <= FLOORS[k]} for k, v in checks.items()}
+    RESULTS.write_text(json.dumps(res, indent=2))
+    _print(res)
+    return 0
+
+
+def _print(res: dict[str, Any]) -> None:
+    print(f"source={res['source']} items={res['items']} engine={res['engine']}")
+    print(f"tagger alone {res['tagger_items_per_s']} items/s; e2e 1 worker {res['e2e_1w']['items_per_s']:.1f} items/s "
+          f"({res['e2e_1w']['seconds']} s, cpu s {res['e2e_1w']['cpu']}, worker rss {res['e2e_1w']['rss_mb']} MB); "
+          f"2 workers {res['e2e_2w']['items_per_s']:.1f} items/s (cpu s {res['e2e_2w']['cpu']})")
+    print(f"latency at {res['latency_half_load']['offered_items_per_s']} items/s: ingest->searchable "
+          f"{res['latency_half_load']['searchable_s']}, item->alert {res['latency_half_load']['alert_s']}")
+    print(f"{'check':<20}{'value':>10}{'floor':>10}  met")
+    for k, v in res["floors"].items():
+        print(f"{k:<20}{v['value']:>10}{v['floor']:>10}  {'yes' if v['met'] else 'NO'}")
+    print(f"written {RESULTS}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
