@@ -1,6 +1,7 @@
-"""Offline pipeline, enrich and spikes together (the composition root's offline paths): consumes NDJSON archives
-and ../shared's HuffPost stream, produces the alerts the live pipeline would raise (`backtest archive`) and the
-replay evaluation of `eval spikes`."""
+"""Offline pipeline, enrich and spikes together (the composition root's offline paths): consumes NDJSON archives,
+the bundled stream and ../shared's Reuters and HuffPost streams, produces the alerts and incidents the live pipeline
+would raise (`backtest archive`) and the replay evaluation of `eval spikes` (incidents, alerts and notifications
+per incident, every incident listed, injected-surge recall and delay)."""
 from __future__ import annotations
 
 import hashlib
@@ -20,7 +21,9 @@ from processors.spikes.detector import DetectorConfig
 from processors.spikes.evaluate import SharedDataMissing, nab_eval, nab_summary
 from processors.spikes.keys import count_keys
 from processors.spikes.processor import SpikeProcessor
-from streams.records import EnrichedItem, NewsItem, Tag, iso, parse_time
+from surgewatch.replays import summarize
+from streams.codec import as_dict
+from streams.records import EnrichedItem, Incident, NewsItem, Tag, iso, parse_time
 
 logger = logging.getLogger(__name__)
 DEFAULT_SHARED = Path("../shared")     # relative to the working directory, as `make eval-spikes` runs it
@@ -47,8 +50,10 @@ def enrich_items(items: Sequence["NewsItem"], tagger: Any = None, batch_size: in
 def backtest_archive(items_path: Path, out_path: Path, bucket_seconds: int = 3600,
                      allowed_lateness_seconds: int = 6 * 3600, pretagged: bool = False,
                      config: DetectorConfig = DetectorConfig(), kibana_url: str = "http://localhost:5601",
-                     news_index: str = "surgewatch-news", tagger: Any = None) -> Dict[str, Any]:
-    """Tag (unless pretagged) and replay an NDJSON archive; write every alert as one JSON object per line."""
+                     news_index: str = "surgewatch-news", tagger: Any = None,
+                     incidents_path: Optional[Path] = None) -> Dict[str, Any]:
+    """Tag (unless pretagged) and replay an NDJSON archive; write every alert (and, to `incidents_path`, every
+    incident revision) as one JSON object per line."""
     from processors.enrich.pipeline import parse_news_item
     from streams.records import EnrichedItem, InvalidItem, NewsItem
     enriched: List[EnrichedItem] = []
@@ -70,13 +75,21 @@ def backtest_archive(items_path: Path, out_path: Path, bucket_seconds: int = 360
         enriched.extend(enrich_items(raw_items, tagger))
     proc = SpikeProcessor({}, config, bucket_seconds=bucket_seconds, allowed_lateness_seconds=allowed_lateness_seconds,
                           kibana_url=kibana_url, news_index=news_index)
-    alerts = replay(enriched, proc)
-    Path(out_path).parent.mkdir(parents=True, exist_ok=True)
-    with Path(out_path).open("w", encoding="utf-8") as f:
-        for a in alerts:
-            f.write(json.dumps(alert_dict(a), ensure_ascii=False) + "\n")
+    incidents: List[Incident] = []
+    alerts = replay(enriched, proc, incidents=incidents)
+    _write_ndjson(Path(out_path), [alert_dict(a) for a in alerts])
+    if incidents_path is not None:
+        _write_ndjson(Path(incidents_path), [as_dict(i) for i in incidents])
     return {"items": len(enriched), "invalid": bad, "alerts": len(alerts),
-            "episodes": len({a.alert_id for a in alerts}), "late_events": proc.late_events}
+            "episodes": len({a.alert_id for a in alerts}), "incidents": len({i.incident_id for i in incidents}),
+            "late_events": proc.late_events}
+
+
+def _write_ndjson(path: Path, rows: List[Dict[str, Any]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as f:
+        for row in rows:
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
 def _slug(text: str) -> str:
@@ -186,7 +199,8 @@ def huffpost_eval(shared_dir: Path, tagging: str = "auto", bucket_seconds: Tuple
                            "surge_items_per_hour": 5, "surge_hours": 3, "by_bucket": {}}
     for bs in bucket_seconds:
         proc = SpikeProcessor({}, config, bucket_seconds=bs)
-        base_alerts = replay(enriched, proc)
+        base_incidents: List[Incident] = []
+        base_alerts = replay(enriched, proc, incidents=base_incidents)
         episodes = len({a.alert_id for a in base_alerts})
         inj_alerts = replay(injected, SpikeProcessor({}, config, bucket_seconds=bs))
         delays: List[float] = []
@@ -203,6 +217,7 @@ def huffpost_eval(shared_dir: Path, tagging: str = "auto", bucket_seconds: Tuple
             "surges_detected": len(delays),
             "median_detection_delay_minutes": round(statistics.median(delays), 1) if delays else None,
             "detection_delays_minutes": [round(d, 1) for d in delays],
+            "incidents": summarize(base_alerts, base_incidents),
         }
         if alerts_out is not None and bs == bucket_seconds[0]:
             alerts_out.parent.mkdir(parents=True, exist_ok=True)
@@ -225,31 +240,41 @@ def register(app: typer.Typer, eval_app: typer.Typer, backtest_app: typer.Typer)
         bucket_seconds: int = typer.Option(3600, "--bucket-seconds", min=60, help="Count bucket size"),
         allowed_lateness_seconds: int = typer.Option(6 * 3600, "--allowed-lateness-seconds", min=0),
         pretagged: bool = typer.Option(False, "--pretagged", help="Input is EnrichedItem NDJSON (skip tagging)"),
+        incidents_out: Optional[Path] = typer.Option(None, "--incidents-out",
+                                                     help="Also write every incident revision here (NDJSON)"),
     ) -> None:
         """Tag and count an archive in event-time order; write every alert the live system would emit."""
         from streams.config import get_settings
         settings = get_settings()
         stats = backtest_archive(items, out, bucket_seconds=bucket_seconds,
                                  allowed_lateness_seconds=allowed_lateness_seconds, pretagged=pretagged,
-                                 kibana_url=settings.kibana_url, news_index=f"{settings.index_prefix}-news")
+                                 kibana_url=settings.kibana_url, news_index=f"{settings.index_prefix}-news",
+                                 incidents_path=incidents_out)
         typer.echo(json.dumps(stats))
 
     @eval_app.command("spikes")
     def eval_spikes_cmd(
         shared_dir: Path = typer.Option(DEFAULT_SHARED, "--shared-dir", help="The shared data folder (../shared)"),
         results: Optional[Path] = typer.Option(None, "--results", help="Keep the NAB result CSVs here"),
-        skip_huffpost: bool = typer.Option(False, "--skip-huffpost", help="Only the NAB evaluation"),
+        skip_huffpost: bool = typer.Option(False, "--skip-huffpost", help="No HuffPost replay"),
+        skip_replays: bool = typer.Option(False, "--skip-replays",
+                                          help="No incident replays of the bundled stream and Reuters dev"),
         tagging: str = typer.Option("auto", "--tagging", help="HuffPost tagging: auto | tagger | simple"),
         trials: int = typer.Option(6, "--trials", min=1, help="Injected surges in the HuffPost replay"),
         json_out: Optional[Path] = typer.Option(None, "--json", help="Write all numbers here"),
     ) -> None:
-        """NAB realTweets (fixed 0.5 and swept, leave-one-out) and the HuffPost archive replay."""
+        """NAB realTweets (fixed 0.5 and swept, leave-one-out), the incident replays of the bundled stream and
+        Reuters dev (incidents, alerts and notifications per incident, every incident, injected surges) and the
+        HuffPost archive replay."""
         try:
             nab = nab_eval(shared_dir, results)
         except SharedDataMissing as exc:
             typer.echo(f"skipped: shared data not found ({exc}); pass --shared-dir")
             return
         out = {"nab": nab_summary(nab), "leave_one_out": nab["leave_one_out"]}
+        if not skip_replays:
+            from surgewatch.replays import replay_eval
+            out["replays"] = replay_eval(shared_dir, trials=trials)
         if not skip_huffpost:
             try:
                 out["huffpost"] = huffpost_eval(shared_dir, tagging=tagging, trials=trials)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 from itertools import product
-from typing import Dict, Iterable, List, Sequence, Tuple
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 from urllib.parse import urlsplit
 
 from streams.records import ArticleRef, CountEvent, EnrichedItem, Tag, tag_id
@@ -94,14 +94,13 @@ def count_keys(item: EnrichedItem, max_combinations: int = MAX_COMBINATION_KEYS)
 
 
 def tag_labels(item: EnrichedItem) -> Dict[str, str]:
-    """Human label of every tag id of an item (its name; an ancestor region, known by id only, keeps its id)."""
+    """Human label of every tag id of an item (its name; an ancestor region is known by id only: no label)."""
     labels: Dict[str, str] = {}
     for dim, tags in (("region", item.regions or []), ("community", item.communities or []),
                       ("topic", item.topics or [])):
         for t in tags:
-            labels.setdefault(tag_id(dim, t.id), t.name or t.id)
-            for a in (t.ancestors or []) if dim == "region" else []:
-                labels.setdefault(tag_id("region", a), _split(tag_id("region", a))[1])
+            if t.name:
+                labels.setdefault(tag_id(dim, t.id), t.name)
     return labels
 
 
@@ -122,10 +121,13 @@ def key_depth(members: Sequence[str], depths: Dict[str, int]) -> int:
     return len(members) + sum(depths.get(t, 0) for t in members)
 
 
-def key_label(members: Sequence[str], labels: Dict[str, str]) -> str:
-    """"Sverdlovsk Oblast · disaster-accident" for the tag ids of a key ("all volume" for the volume key)."""
+def key_label(members: Sequence[str], labels: Dict[str, str]) -> Optional[str]:
+    """"Sverdlovsk Oblast · Disasters" for the tag ids of a key; None when a tag has no name in this item (an
+    ancestor region), so that items naming it label the key."""
+    if not members or any(t not in labels for t in members):
+        return None
     ordered, _ = key_of(members)
-    return " · ".join(labels.get(t, _split(t)[1]) for t in ordered.split("|")) if members else "all volume"
+    return " · ".join(labels[t] for t in ordered.split("|"))
 
 
 def count_events(item: EnrichedItem, max_combinations: int = MAX_COMBINATION_KEYS) -> List[CountEvent]:
