@@ -22,12 +22,20 @@ from streams.config import Settings
 from surgewatch.runner import bundled_stream, group_lag, indexed_count, prepare, start_worker, stop_process
 
 ROOT = Path(__file__).resolve().parents[1]
-REUTERS = ROOT.parent / "shared" / "corpora" / "reuters21578" / "dev.jsonl"
+SHARED = Path(os.environ.get("SHARED", ROOT.parent / "shared"))
+REUTERS = SHARED / "corpora" / "reuters21578" / "dev.jsonl"
 RESULTS = ROOT / "bench" / "results.json"
 MIN_ITEMS = int(os.environ.get("SURGEWATCH_BENCH_ITEMS", "20000"))
 LATENCY_SECONDS = 60.0
 FLOORS = {"e2e_1w_vs_tagger": 0.8, "e2e_2w_vs_1w": 1.5, "p99_searchable_s": 2.0, "p99_alert_s": 1.0,
           "worker_rss_mb": 600.0}
+
+
+def _free_port() -> int:
+    import socket
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def _reuters_base() -> list[dict[str, Any]]:
@@ -41,14 +49,16 @@ def _reuters_base() -> list[dict[str, Any]]:
 
 
 def _bundled_base() -> list[dict[str, Any]]:
+    from processors.enrich.pipeline import parse_news_item
+    from streams.records import InvalidItem
     out = []
-    for line in bundled_stream().read_text(encoding="utf-8").splitlines():
+    for line in bundled_stream().read_bytes().splitlines():
         try:
-            d = json.loads(line)
-        except ValueError:
+            item = parse_news_item(line)
+        except InvalidItem:
             continue
-        if isinstance(d, dict) and d.get("title") and d.get("published_at") and isinstance(d.get("text"), str):
-            out.append({k: d[k] for k in ("title", "text", "published_at", "source") if k in d})
+        out.append({"title": item.title, "text": item.text, "published_at": item.published_at,
+                    "source": item.source})
     return out
 
 
@@ -253,9 +263,10 @@ def _pcts(values: list[float]) -> dict[str, float]:
 
 def main() -> int:
     from surgewatch.stack.jvm import JvmEngine
-    from tests.integration.conftest import local_settings
     lines, source = bench_items(MIN_ITEMS)
-    base = local_settings("jvm").model_copy(update={"web_port": 36066})
+    base = Settings(_env_file=None, stack_engine="jvm", stack_dir=ROOT / ".surgewatch" / "bench",
+                    stack_cache_dir=ROOT / ".surgewatch" / "cache", stack_kafka_port=_free_port(),
+                    stack_es_port=_free_port(), web_port=_free_port())
     engine = JvmEngine(base)
     engine.up()
     try:
