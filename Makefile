@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 SW     := $(VENV)/bin/surgewatch
 SHARED ?= ../shared
 
-.PHONY: install run demo test test-unit test-integration eval eval-tagging eval-spikes bench stack-up stack-down clean \
+.PHONY: install run demo test test-unit test-integration test-faults eval eval-tagging eval-spikes bench stack-up stack-down clean \
         deploy-check prometheus-local compose-up compose-down
 
 install: $(VENV)/.installed
@@ -29,13 +29,19 @@ stack-down: install
 	$(SW) stack down
 
 test: install
-	bash scripts/test.sh
+	bash scripts/test.sh -m "not faults"
 
 test-unit: install
 	$(PY) -m pytest -q tests/unit tests/agents
 
 test-integration: install
-	$(PY) -m pytest -q -m integration tests/integration
+	$(PY) -m pytest -q -m "integration and not faults" tests/integration
+
+# fault injection (tests/integration/test_faults.py): workers, the broker, Elasticsearch and Alertmanager killed
+# mid-stream on a jvm stack of its own, 10,000+ items per scenario; one `FAULT SUMMARY {json}` line per scenario,
+# also appended to .surgewatch/faults/summary.jsonl
+test-faults: install
+	bash scripts/test.sh -s -m faults tests/integration/test_faults.py
 
 eval: eval-tagging eval-spikes
 
