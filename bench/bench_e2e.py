@@ -154,7 +154,7 @@ def _namespace(base: Settings) -> Settings:
     tag = uuid.uuid4().hex[:6]
     return base.model_copy(update={"topic_prefix": f"bench{tag}.", "app_id": f"bench-{tag}",
                                    "index_prefix": f"bench-{tag}", "worker_data_dir": base.stack_dir / f"w-{tag}",
-                                   "log_level": "WARNING"})
+                                   "log_level": "INFO"})
 
 
 def _workers(settings: Settings, n: int) -> list[Any]:
@@ -164,6 +164,17 @@ def _workers(settings: Settings, n: int) -> list[Any]:
                                         "worker_data_dir": settings.worker_data_dir / str(i)})
         procs.append(start_worker(s, settings.stack_dir / f"{settings.app_id}-{i}.log"))
     return procs
+
+
+def _wait_ready(settings: Settings, procs: list[Any], timeout: float = 300.0) -> None:
+    """Every worker log says its agents started (the tagger is loaded before the enrich agent starts)."""
+    logs = [settings.stack_dir / f"{settings.app_id}-{i}.log" for i in range(len(procs))]
+    t_end = time.monotonic() + timeout
+    while time.monotonic() < t_end:
+        if all(p.exists() and b"Ready" in p.read_bytes() for p in logs):
+            return
+        time.sleep(0.5)
+    raise RuntimeError(f"workers not ready within {timeout:.0f}s: see {logs[0]}")
 
 
 def _wait_done(settings: Settings, valid: int, timeout: float) -> float:
@@ -181,7 +192,7 @@ def run_throughput(base: Settings, engine: Any, lines: list[bytes], n_workers: i
     procs = _workers(settings, n_workers)
     pids = {"broker": engine.kafka().pid(), "elasticsearch": engine.elasticsearch().pid()}
     try:
-        time.sleep(8)   # workers join the group and load the tagger before the clock starts
+        _wait_ready(settings, procs)   # workers joined the group and loaded the tagger before the clock starts
         cpu0 = {k: _cpu_seconds(v) for k, v in pids.items() if v} | {"workers": sum(_cpu_seconds(p.pid) for p in procs)}
         t0 = time.monotonic()
         _produce(settings, lines)
@@ -225,7 +236,7 @@ def run_latency(base: Settings, lines: list[bytes], rate: float) -> dict[str, An
     sample = [json.loads(line)["id"] for line in chunk[::20]]
     stop = threading.Event()
     try:
-        time.sleep(8)
+        _wait_ready(settings, procs)
         poller = threading.Thread(target=_poll_searchable, args=(settings, sent_at, sample, searchable, stop))
         poller.start()
         _produce(settings, chunk, rate=rate, sent_at=sent_at)
@@ -272,6 +283,9 @@ def main() -> int:
     try:
         tag_rate = tagger_rate(lines)
         one = run_throughput(base, engine, lines, 1)
+        if os.environ.get("SURGEWATCH_BENCH_ONE_WORKER_ONLY"):      # quick before/after of one change
+            print(f"tagger {tag_rate:.1f} items/s; 1 worker {one.__dict__}")
+            return 0
         two = run_throughput(base, engine, lines, 2)
         latency = run_latency(base, lines, rate=one.items_per_s / 2)
     finally:

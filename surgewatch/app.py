@@ -34,6 +34,8 @@ def build_app(settings: Settings, metrics: Metrics | None = None, stages: frozen
         stream_wait_empty=False,                 # do not wait on shutdown for in-flight events: unacked ones are
                                                  # re-delivered after restart and the sinks are idempotent
         broker_commit_every=100,
+        producer_linger=0.005,                   # batch produce requests (count fan-out, changelog writes): a 5 ms
+        producer_max_batch_size=256 * 1024,      # linger cuts broker requests many times over at a bounded delay
         broker_commit_interval=1.0,
         table_cleanup_interval=300.0,
         logging_config=None,
