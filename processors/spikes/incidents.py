@@ -17,6 +17,7 @@ from typing import Any, Callable, Dict, Iterable, List, MutableMapping, Optional
 
 from processors.spikes.detector import severity_rank
 from processors.spikes.kibana import discover_url
+from processors.spikes.state import StateVersionError
 from streams.records import Alert, ArticleRef, Incident, IncidentChange, IncidentKey, parse_time
 
 logger = logging.getLogger(__name__)
@@ -25,10 +26,6 @@ INCIDENTS_KEY = "__incidents__"
 INCIDENT_STATE_VERSION = 1
 
 WindowItems = Callable[[str, int, int], Set[str]]   # (key, first bucket, last bucket) -> short item ids
-
-
-class StateVersionError(ValueError):
-    """Detector state written by a newer version than this worker understands."""
 
 
 @dataclass(frozen=True)

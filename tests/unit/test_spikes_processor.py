@@ -188,11 +188,12 @@ def test_near_duplicate_components_do_not_depend_on_order() -> None:
     from processors.spikes.processor import _link, stories
     # c bridges a and b (shares a key with each); d is unrelated; e is a copy of d
     items = {"a": ["k1", "k2"], "b": ["k3"], "c": ["k2", "k3"], "d": ["k4"], "e": ["k4", "k5"]}
+    from processors.spikes.state import Bucket
     for order in permutations(items):
-        bucket: Dict[str, object] = {"s": []}
+        bucket = Bucket()
         deltas = [_link(bucket, items[name]) for name in order]
         assert stories(bucket) == 2 == sum(deltas)
-        assert json.loads(json.dumps(bucket)) == bucket
+        assert Bucket.from_json(json.loads(json.dumps(bucket.to_json()))) == bucket
 
 
 def test_syndicated_copies_count_once_whatever_their_story_ids(history: List[EnrichedItem]) -> None:
@@ -215,3 +216,46 @@ def test_syndicated_copies_count_once_whatever_their_story_ids(history: List[Enr
     strip = [(a.alert_id, a.key, a.state, a.severity, a.window_start, a.observed, a.expected) for a in alone]
     assert strip == [(a.alert_id, a.key, a.state, a.severity, a.window_start, a.observed, a.expected)
                      for a in with_copies]
+
+
+def _as_v1(value: dict) -> dict:
+    """A state value as version 1 wrote it (one-letter keys), from this version's JSON."""
+    def bucket(b: dict) -> dict:
+        return {"s": b.get("stories", []), "i": b.get("items", []), "o": b.get("outlets", []),
+                "a": b.get("articles", []), "t": b.get("tags", {}), "d": b.get("dup_roots", {}),
+                "u": b.get("dup_parent", []), "n": b.get("components", 0)}
+    if "watermark" in value:
+        return {"v": 1, "wb": value["watermark"], "F": value["final"], "A": value["volume"], "W": value["weight"],
+                "hist": value["hist"], "open": value["open"], "late": value["late"]}
+    out = {"f": value["first_bucket"], "c": value["count"], "cb": value.get("count_bucket"),
+           "p": value.get("dispersion"), "ob": {j: bucket(b) for j, b in value["buckets"].items()}}
+    ep = value.get("episode")
+    if ep:
+        out["ep"] = {"id": ep["id"], "sb": ep["start"], "eb": ep["end"], "last": ep["last"], "q": ep["quiet"],
+                     "sev": ep["severity"], "z": ep["z"], "obs": ep["observed"], "exp": ep["expected"]}
+        for new, old in (("checked", "chk"), ("articles", "arts"), ("co_tags", "co")):
+            if ep[new] is not None:
+                out["ep"][old] = ep[new]
+    if value.get("cooldown_until") is not None:
+        out["cd"] = value["cooldown_until"]
+    return out
+
+
+def test_state_of_version_1_is_read_and_continues_the_same(history: List[EnrichedItem]) -> None:
+    from processors.spikes.state import STATE_VERSION, KeyState, Meta, StateVersionError
+    start = T0 + timedelta(days=9, hours=14)
+    items = by_time(history + surge(start, n=25, minutes=40))
+    cut = next(i for i, it in enumerate(items) if parse_time(it.published_at) >= start + timedelta(minutes=25))
+    st: Dict[str, dict] = {}
+    first = run(items[:cut], SpikeProcessor(st))
+    assert any(a.state == "firing" for a in first) and STATE_VERSION == 2
+    new = json.loads(json.dumps(st))
+    old = json.loads(json.dumps({k: (_as_v1(v) if k != "__incidents__" else v) for k, v in new.items()}))
+    assert "ep" in old[SURGE_KEY] and old[META_KEY]["v"] == 1
+    from dataclasses import replace   # version 1 had no key labels
+    assert KeyState.from_json(old[SURGE_KEY]) == replace(KeyState.from_json(new[SURGE_KEY]), label=None, depth=None)
+    end = start + timedelta(hours=12)
+    p_new, p_old = SpikeProcessor(new), SpikeProcessor(old)
+    assert summary(run(items[cut:], p_new) + p_new.tick(end)) == summary(run(items[cut:], p_old) + p_old.tick(end))
+    with pytest.raises(StateVersionError, match="newer"):
+        Meta.from_json({**st[META_KEY], "version": STATE_VERSION + 1})
