@@ -171,7 +171,7 @@ def _wait_ready(settings: Settings, procs: list[Any], timeout: float = 300.0) ->
     logs = [settings.stack_dir / f"{settings.app_id}-{i}.log" for i in range(len(procs))]
     t_end = time.monotonic() + timeout
     while time.monotonic() < t_end:
-        if all(p.exists() and b"Ready" in p.read_bytes() for p in logs):
+        if all(p.exists() and b"Worker ready" in p.read_bytes() for p in logs):
             return
         time.sleep(0.5)
     raise RuntimeError(f"workers not ready within {timeout:.0f}s: see {logs[0]}")
