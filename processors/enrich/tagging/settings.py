@@ -62,6 +62,9 @@ class Resolution:
     city_adjacent_country: float
     dateline_city_country: float
     open_ancestor: float
+    place_prepositions_ru: FrozenSet[str]
+    person_titles_en: FrozenSet[str]
+    speech_verbs_en: FrozenSet[str]
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,7 @@ from processors.enrich.language import LanguageDetector
 from processors.enrich.tagging.candidates import AliasMatchers, CandidateFinder
 from processors.enrich.tagging.gazetteer import Gazetteer, Taxonomy
 from processors.enrich.tagging.mentions import Field, Mention
-from processors.enrich.tagging.nlp import load_spacy_model, russian_pipeline
+from processors.enrich.tagging.nlp import english_dictionary, load_spacy_model, russian_pipeline
 from processors.enrich.tagging.resolution import Resolver
 from processors.enrich.tagging.rules import RuleMatcher, load_rules
 from processors.enrich.tagging.salience import Salience
@@ -87,7 +87,8 @@ class Tagger:
         matchers = AliasMatchers(nlp_en, self.nlp_ru, self.lemmatizer, self.gazetteer)
         self.candidates = CandidateFinder(matchers, self.gazetteer, self.settings, currency_words)
         self.traps = TrapFilter(self.gazetteer, self.lemmatizer, self.settings)
-        self.resolver = Resolver(self.gazetteer, self.lemmatizer, self.settings.resolution)
+        self.resolver = Resolver(self.gazetteer, self.lemmatizer, self.settings.resolution,
+                                 english_dictionary(nlp_en))
         self.salience = Salience(self.gazetteer, self.settings)
         self.rules = RuleMatcher(self.nlp_ru, [self.communities, self.topics], self.settings.rule_confidence)
         self._ner = nlp_en.get_pipe("ner") if "ner" in nlp_en.pipe_names else None

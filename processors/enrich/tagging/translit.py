@@ -1,0 +1,94 @@
+"""Name transliteration: consumes Cyrillic and Latin place names, produces romanised skeletons and their similarity.
+
+GeoNames lists a city's alternate names in alphabetical order, Russian beside Avar, Kalmyk, Ossetian,
+Ukrainian, Tatar ... forms. The Russian name is the one written in the Russian alphabet whose romanisation
+(BGN/PCGN, as GeoNames romanises Russian names) is closest to one of the city's Latin names. Skeletons
+fold the spelling differences between romanisation systems (Naberezhnye/Naberezhnyye, Almetyevsk/
+Al'met'yevsk, Yessentuki/Essentuki, Tolyatti/Tol'yatti) so that both sides compare equal.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from difflib import SequenceMatcher
+from typing import Iterable, List, Tuple
+
+RUSSIAN_LETTERS = frozenset("абвгдеёжзийклмнопрстуфхцчшщъыьэюя")
+_BGN = dict(zip("абвгдеёжзийклмнопрстуфхцчшщъыьэюя",
+                ["a", "b", "v", "g", "d", "e", "e", "zh", "z", "i", "y", "k", "l", "m", "n", "o", "p", "r", "s",
+                 "t", "u", "f", "kh", "ts", "ch", "sh", "shch", "", "y", "", "e", "yu", "ya"]))
+# folds applied in order to a lower-case ASCII romanisation
+_FOLDS: Tuple[Tuple[str, str], ...] = (
+    ("shch", "sch"), ("tch", "ch"), ("kh", "h"), ("ts", "c"), ("tz", "c"), ("zh", "j"), ("w", "v"),
+    ("yy", "y"), ("iy", "y"), ("ij", "y"), ("ye", "e"), ("yo", "e"), ("je", "e"), ("j", "y"), ("i", "y"),
+    ("x", "ks"), ("q", "k"), ("ck", "k"),
+)
+_NON_LETTER = re.compile(r"[^a-z]+")
+
+
+def is_russian_spelling(name: str) -> bool:
+    """Every letter of the name belongs to the Russian alphabet (no і, ї, ў, ә, Ӏ, ҕ, ... of other languages)."""
+    letters = [c for c in name.lower() if c.isalpha()]
+    return bool(letters) and all(c in RUSSIAN_LETTERS for c in letters)
+
+
+def romanise_ru(name: str) -> str:
+    """BGN/PCGN-style romanisation of a Russian-alphabet name (other characters are kept)."""
+    return "".join(_BGN.get(c, c) for c in name.lower())
+
+
+def skeleton(name: str) -> str:
+    """Lower-case letters only, romanised, with the spelling differences of romanisation systems folded."""
+    low = romanise_ru(name) if any("\u0400" <= c <= "\u04ff" for c in name) else name.lower()
+    low = unicodedata.normalize("NFKD", low).encode("ascii", "ignore").decode("ascii")
+    low = _NON_LETTER.sub("", low)
+    for a, b in _FOLDS:
+        low = low.replace(a, b)
+    return re.sub(r"(.)\1+", r"\1", low)     # doubled letters: Tolyatti / Tolyati
+
+
+def similarity(a: str, b: str) -> float:
+    """Similarity (0..1) of two names after folding both to skeletons."""
+    sa, sb = skeleton(a), skeleton(b)
+    if not sa or not sb:
+        return 0.0
+    return SequenceMatcher(None, sa, sb).ratio()
+
+
+def russian_names(cyrillic: Iterable[str], latin: Iterable[str], min_similarity: float,
+                  limit: int) -> List[str]:
+    """The Cyrillic alternate names written in the Russian alphabet that romanise closest to one of the Latin
+    names (best first, at least min_similarity, at most limit)."""
+    lat = [n for n in latin if n]
+    scored = []
+    for n in dict.fromkeys(cyrillic):
+        if not is_russian_spelling(n):
+            continue
+        s = max(((similarity(n, m), _plain_similarity(n, m)) for m in lat), default=(0.0, 0.0))
+        if s[0] >= min_similarity:
+            scored.append((s, n))
+    # ties of the folded skeletons: the closer plain romanisation first (Тольятти before Толиати)
+    scored.sort(key=lambda x: (-x[0][0], -x[0][1]))
+    return [n for _, n in scored[:limit]]
+
+
+def _plain_similarity(cyr: str, lat: str) -> float:
+    return SequenceMatcher(None, romanise_ru(cyr), lat.lower()).ratio()
+
+
+_APOSTROPHES = re.compile(r"['ʹ’`]")
+# (pattern, replacement) pairs: BGN spellings and the simpler ones news agencies write
+_NEWS_SPELLINGS: Tuple[Tuple[str, str], ...] = (
+    (r"yye\b", "ye"), (r"yy\b", "y"), (r"iy\b", "y"), (r"\bYe", "E"),
+)
+
+
+def romanisation_variants(name: str) -> List[str]:
+    """Spellings of a BGN-romanised Russian name that English news also writes: without the apostrophes of
+    soft signs (Al'met'yevsk -> Almetyevsk), with -yye/-yy/-iy endings shortened (Naberezhnyye ->
+    Naberezhnye, Groznyy -> Grozny) and an initial Ye as E (Yessentuki -> Essentuki)."""
+    base = _APOSTROPHES.sub("", name)
+    out = [base]
+    for pattern, repl in _NEWS_SPELLINGS:
+        out += [re.sub(pattern, repl, v) for v in list(out)]
+    return [v for v in dict.fromkeys(out) if v != name]

@@ -1,0 +1,79 @@
+"""Cities and towns named alone, in Russian (every case form) and English: found without a statistical NER hit or
+a country in the item, and still not taken from people's names or ordinary words."""
+from __future__ import annotations
+
+from typing import List
+
+import pytest
+
+from processors.enrich.tagging import Tagger
+from streams.records import NewsItem
+
+
+@pytest.fixture(scope="module")
+def tagger() -> Tagger:
+    return Tagger.load()
+
+
+def _cities(tagger: Tagger, text: str, language: str) -> List[str]:
+    res = tagger.tag_batch([NewsItem(title="", text=text, published_at="2023-11-08T10:00:00Z", id="t",
+                                     language=language)])[0]
+    return [t.name for t in res.regions + res.mentioned_regions if t.kind in ("city", "federal_city")]
+
+
+# one sentence per grammatical case; the city is the only place named
+RU_CASES = [
+    ("Пенза", "В среду {} встретила гостей праздником.", ["Пенза", "Пензы", "Пензе", "Пензу", "Пензой"]),
+    ("Derbent", "Вчера {} принял делегацию.", ["Дербент", "Дербента", "Дербенту", "Дербентом", "Дербенте"]),
+    ("Makhachkala", "Новости: {} готовится к выборам.", ["Махачкала", "Махачкалы", "Махачкале", "Махачкалу",
+                                                         "Махачкалой"]),
+    ("Tolyatti", "Сегодня {} отмечает юбилей завода.", ["Тольятти"]),
+]
+
+
+@pytest.mark.parametrize("name,template,forms", RU_CASES, ids=[c[0] for c in RU_CASES])
+def test_russian_city_in_every_case_form(tagger: Tagger, name: str, template: str, forms: List[str]) -> None:
+    expected = {"Пенза": "Penza"}.get(name, name)
+    for form in forms:
+        found = _cities(tagger, template.format(form), "ru")
+        assert expected in found, (form, found)
+
+
+@pytest.mark.parametrize("text,city", [
+    ("Около двухсот человек вышли на площадь в Гудермесе в пятницу.", "Gudermes"),
+    ("Спасатели из Каспийска прибыли утром.", "Kaspiysk"),
+    ("Фестиваль прошёл в Набережных Челнах и собрал тысячи зрителей.", "Naberezhnyye Chelny"),
+    ("Автобус из Ессентуков опоздал на час.", "Yessentuki"),
+    ("Делегация Ставрополя приехала на форум.", "Stavropol"),
+    ("Во Владимире открыли новую школу.", "Vladimir"),
+])
+def test_russian_town_without_context(tagger: Tagger, text: str, city: str) -> None:
+    assert city in _cities(tagger, text, "ru")
+
+
+@pytest.mark.parametrize("text,city", [
+    ("About two hundred people marched through Gudermes on Friday.", "Gudermes"),
+    ("Rescuers from Kaspiysk arrived in the morning.", "Kaspiysk"),
+    ("A festival in Naberezhnye Chelny drew thousands.", "Naberezhnyye Chelny"),
+    ("The bus from Essentuki was an hour late.", "Yessentuki"),
+    ("The trial in Almetyevsk opened on Monday.", "Al’met’yevsk"),
+    ("Teachers in Vladikavkaz went on strike.", "Vladikavkaz"),
+])
+def test_english_town_without_context(tagger: Tagger, text: str, city: str) -> None:
+    assert city in _cities(tagger, text, "en")
+
+
+@pytest.mark.parametrize("text,language", [
+    ("Улица Пушкина закрыта на ремонт.", "ru"),                  # a street named after a person
+    ("Решение Центрального банка удивило рынок.", "ru"),        # an adjective that is also a town's name
+    ("Владимир Иванов возглавил комиссию.", "ru"),               # a first name
+    ("Nigel Lawson spoke first. Later Lawson said taxes would fall.", "en"),   # a surname
+    ("Split votes are common. Reading is a pleasure.", "en"),   # ordinary words opening sentences
+])
+def test_names_that_are_no_place_here(tagger: Tagger, text: str, language: str) -> None:
+    assert _cities(tagger, text, language) == []
+
+
+def test_explain_says_why_a_name_was_rejected(tagger: Tagger) -> None:
+    rows = [r for r in tagger.explain("Улица Пушкина закрыта на ремонт.", language="ru") if r["dimension"] == "region"]
+    assert rows and rows[0]["decision"] == "rejected" and "first name or surname" in rows[0]["why"]
