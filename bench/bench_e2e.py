@@ -87,30 +87,20 @@ def tagger_rate(lines: list[bytes]) -> float:
 
 
 def _cpu_seconds(pid: int) -> float:
-    """utime + stime of a process and its children that were reaped, plus live descendants (Elasticsearch's server
-    is a child of its launcher)."""
+    """utime + stime of a process and of every live process in its process group (the stack starts each server in
+    a session of its own; Elasticsearch's server is a child of its launcher)."""
     total = 0.0
     tick = os.sysconf("SC_CLK_TCK")
-    for p in _tree(pid):
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
         try:
-            f = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
-            total += (int(f[11]) + int(f[12])) / tick
+            f = (entry / "stat").read_text().rsplit(")", 1)[1].split()
         except (OSError, IndexError):
-            pass
+            continue
+        if int(entry.name) == pid or int(f[2]) == pid:
+            total += (int(f[11]) + int(f[12])) / tick
     return total
-
-
-def _tree(pid: int) -> list[int]:
-    out, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        out.append(p)
-        try:
-            kids = Path(f"/proc/{p}/task/{p}/children").read_text().split()
-        except OSError:
-            kids = []
-        todo += [int(k) for k in kids]
-    return out
 
 
 def _rss_mb(pid: int) -> float:
