@@ -60,6 +60,19 @@ def _tag_file(in_path: Path, out_path: Optional[Path], spacy_model: str, taxonom
     return ok, bad
 
 
+def explain_lines(rows: list) -> list:
+    """Plain lines for a non-tty (a pipe, a log): one block per candidate, nothing squeezed into columns."""
+    out = []
+    for r in rows:
+        what = r.get("id") or ", ".join(r.get("candidates") or []) or "-"
+        score = f"  score {r['score']}" if r.get("score") not in (None, "") else ""
+        out.append(f"{r['dimension']}: {r['decision'].upper()}  '{r['text']}'  ({r['field']} {r['start']}-{r['end']})"
+                   f"{score}")
+        out.append(f"    tag: {what}")
+        out.append(f"    why: {r.get('why', '')}")
+    return out
+
+
 def register(app: typer.Typer, eval_app: typer.Typer) -> None:
     """Add `tag`, `explain` to the main app and `tagging` to the eval app."""
 
@@ -90,12 +103,18 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
         if as_json:
             print(json.dumps(rows, ensure_ascii=False, indent=1))
             return
+        if not sys.stdout.isatty():
+            print(f"surgewatch explain (taxonomy {tagger.taxonomy_version})")
+            for line in explain_lines(rows):
+                print(line)
+            return
         table = Table(title=f"surgewatch explain (taxonomy {tagger.taxonomy_version})")
         for col in ("dimension", "id", "matched", "field", "span", "decision", "score", "why"):
             table.add_column(col)
         for r in rows:
             decision = r["decision"]
-            style = {"about": "bold green", "assigned": "green", "mentioned": "yellow"}.get(decision, "red")
+            style = {"about": "bold green", "assigned": "green", "mentioned": "yellow",
+                     "not proposed": "dim"}.get(decision, "red")
             table.add_row(r["dimension"], str(r.get("id") or ", ".join(r.get("candidates", []))), r["text"],
                           r["field"], f"{r['start']}-{r['end']}", f"[{style}]{decision}[/{style}]",
                           f"{r.get('score', '')}", r.get("why", ""))

@@ -77,3 +77,9 @@ def test_names_that_are_no_place_here(tagger: Tagger, text: str, language: str) 
 def test_explain_says_why_a_name_was_rejected(tagger: Tagger) -> None:
     rows = [r for r in tagger.explain("Улица Пушкина закрыта на ремонт.", language="ru") if r["dimension"] == "region"]
     assert rows and rows[0]["decision"] == "rejected" and "first name or surname" in rows[0]["why"]
+
+
+def test_explain_names_words_not_in_the_gazetteer(tagger: Tagger) -> None:
+    rows = tagger.explain("Protesters gathered in Smallvillegrad on Friday.", language="en")
+    row = next(r for r in rows if r["text"] == "Smallvillegrad")
+    assert row["decision"] == "not proposed" and row["why"].startswith("not in the gazetteer")

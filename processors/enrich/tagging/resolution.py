@@ -22,6 +22,7 @@ from processors.enrich.tagging.settings import Resolution
 
 _PLACE_LABELS = ("GPE", "LOC", "NORP", "FAC")
 _ASK_NER = "ask NER"
+_PERSON = "person"
 # rejections that a same-name acceptance elsewhere in the item does not overturn
 _FINAL_REASONS = ("person", "building", "acronym", "common word", "dateline region")
 
@@ -238,6 +239,9 @@ class Resolver:
                 m.accept(best.id, "same country/ancestor in context")
                 m.resolved_by_context = True
                 item.ctx.add(best)
+            elif evident == _PERSON:
+                m.reject("small city without context support whose name reads as a person's here (a capitalised "
+                         "word beside it, a title before it or a speech verb after it)")
             elif evident == _ASK_NER:
                 m.status, m.reason = "needs_ner", "dictionary word capitalised inside a sentence: ask statistical NER"
             elif evident:
@@ -265,7 +269,7 @@ class Resolver:
             return ""
         same = [o for o in item.ms if o.text.lower() == m.text.lower() and o.tok_start >= 0]
         if any(self._person_like(item.docs[o.field], o.tok_start, o.tok_end) for o in same):
-            return ""     # "Nigel Lawson" once: "Lawson" is nowhere in the item a town
+            return _PERSON     # "Nigel Lawson" once: "Lawson" is nowhere in the item a town
         words = [t.lower_ for t in doc[m.tok_start:m.tok_end] if t.is_alpha]
         if self.dictionary_en is not None and words and not any(w in self.dictionary_en for w in words):
             return "city name that is no dictionary word"

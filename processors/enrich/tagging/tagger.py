@@ -35,6 +35,7 @@ from spacy.language import Language
 
 from processors.enrich.language import LanguageDetector
 from processors.enrich.tagging.candidates import AliasMatchers, CandidateFinder
+from processors.enrich.tagging.evidence import capitalised_in_sentence
 from processors.enrich.tagging.gazetteer import Gazetteer, Taxonomy
 from processors.enrich.tagging.mentions import Field, Mention
 from processors.enrich.tagging.nlp import english_dictionary, load_spacy_model, russian_pipeline
@@ -118,8 +119,28 @@ class Tagger:
         """Every candidate with its evidence, the decision (about / mentioned / rejected / assigned)
         and why."""
         lang = self.detector.detect_item(title, text, language)
-        _, traces = self._tag([(title, text)], [lang], trace=True)
-        return traces[0]
+        fields = [Field("title", title or ""), Field("text", text or "")]
+        _, traces = self._tag([(title, text)], [lang], trace=True, fields_out=fields)
+        return traces[0] + self._not_proposed(fields, traces[0], self._route(lang))
+
+    def _not_proposed(self, fields: List[Field], trace: Trace, route: str) -> Trace:
+        """Capitalised words inside a sentence that no gazetteer alias matched: "not in the gazetteer"."""
+        covered = [(r["field"], r["start"], r["end"]) for r in trace if r.get("dimension") == "region"]
+        out: Trace = []
+        for f in fields:
+            if f.doc is None:
+                continue
+            for t in f.doc:
+                if not (t.is_alpha and t.text[:1].isupper() and capitalised_in_sentence(f.doc, t.i, t.i + 1)):
+                    continue
+                s, e = t.idx, t.idx + len(t.text)
+                if any(fn == f.name and a < e and s < b for fn, a, b in covered):
+                    continue
+                lemma = f" (lemma '{t.norm_}')" if route == "ru" and t.norm_ != t.lower_ else ""
+                out.append({"dimension": "region", "id": None, "candidates": [], "text": t.text, "field": f.name,
+                            "start": s, "end": e, "alias_type": None, "ner": None, "decision": "not proposed",
+                            "score": "", "why": f"not in the gazetteer: no alias matches '{t.text}'{lemma}"})
+        return out
 
     # ------------------------------------------------------------------ batch pipeline
     def _route(self, lang: str) -> str:
@@ -130,9 +151,11 @@ class Tagger:
         return "xx"
 
     def _tag(self, pairs: List[Tuple[str, str]], langs: List[str], batch_size: int = 64,
-             trace: bool = False) -> Tuple[List[TagResult], List[Trace]]:
+             trace: bool = False, fields_out: Optional[List[Field]] = None) -> Tuple[List[TagResult], List[Trace]]:
         routes = [self._route(l) for l in langs]
         fields = [[Field("title", t or ""), Field("text", x or "")] for t, x in pairs]
+        if fields_out is not None:
+            fields[0] = fields_out      # explain: keeps the tokenised fields of its one item
         self._tokenise(fields, routes, batch_size)
         mentions = [self._regions(fs, r) for fs, r in zip(fields, routes)]
         self.docs_seen += len(pairs)
