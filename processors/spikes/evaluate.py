@@ -153,6 +153,8 @@ def nab_eval(shared_dir: Path, out_dir: Optional[Path] = None, config: DetectorC
         print(fixed_txt)
         print("== NAB realTweets, threshold swept (scorer default) ==")
         print(swept_txt)
+        print(f"== headline: leave-one-series-out mean {loo_mean(loo):.2f} (each series scored at the threshold "
+              "swept on the other five; standard profile) ==")
         print("== leave-one-out (standard profile) ==")
         print(f"{'held-out series':38} {'alone@0.5':>9} {'alone@rest-thr':>14} {'rest-thr':>8} {'rest@0.5':>8}")
         for r in loo:
@@ -172,6 +174,13 @@ def nab_eval(shared_dir: Path, out_dir: Optional[Path] = None, config: DetectorC
     return {"fixed": fixed, "swept": swept, "leave_one_out": loo, "windows": report}
 
 
+def loo_mean(rows: List[Dict[str, Any]]) -> float:
+    """The headline: the mean over series of its score at the threshold swept on the other series. Only the
+    threshold is chosen per fold: the detector's other defaults are fixed (and were tuned on all six series, so
+    this still flatters them)."""
+    return round(sum(r["held_out_at_rest_threshold"] for r in rows) / max(len(rows), 1), 2)
+
+
 def nab_summary(result: Dict[str, Any]) -> Dict[str, Dict[str, float]]:
     """{"fixed": {profile: score}, "swept": {...}} from nab_eval's result (tolerant of the JSON layout)."""
     def pick(blob: Any) -> Dict[str, float]:
@@ -189,7 +198,8 @@ def nab_summary(result: Dict[str, Any]) -> Dict[str, Dict[str, float]]:
                     walk(v)
         walk(blob)
         return found
-    return {"fixed": pick(result["fixed"]), "swept": pick(result["swept"])}
+    return {"fixed": pick(result["fixed"]), "swept": pick(result["swept"]),
+            "leave_one_out_mean": {"standard": loo_mean(result["leave_one_out"])}}
 
 
 # ------------------------------------------------------------------------------------------------- HuffPost
