@@ -53,12 +53,24 @@ class Ledger:
         return cls(path, lines, ids, invalid)
 
 
+def code_digest() -> str:
+    """A digest of the product's code and data files: the reference holds only for the code the workers run."""
+    import hashlib
+    h = hashlib.sha1()
+    for folder in ("streams", "processors", "sinks", "surgewatch"):
+        for path in sorted((ROOT / folder).rglob("*")):
+            if path.suffix in (".py", ".yaml", ".yml", ".json", ".txt", ".tsv") and path.is_file():
+                h.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()
+
+
 class Reference:
     """`backtest archive` of the stream, computed in a subprocess from the start (it needs no servers), so that it
     runs while the first scenario waits on its faults."""
 
     def __init__(self, stream: Path, out: Path) -> None:
         self.out = out
+        self.digest = code_digest()
         code = ("import sys; from pathlib import Path; from surgewatch.offline import backtest_archive; "
                 "print(backtest_archive(Path(sys.argv[1]), Path(sys.argv[2])))")
         self.log = out.with_suffix(".log")
@@ -316,6 +328,7 @@ def ledger_summary(pipe: Pipeline, ledger: Ledger, reference: Reference) -> Dict
         "n_missing_alerts": len(ref - live), "n_extra_alerts": len(live - ref),
         "fired_twice": len(firing_ids) - len(set(firing_ids)),
         "worker_exits": pipe.exits,
+        "code_changed_since_reference": code_digest() != reference.digest,
         "feeder_resent_chunks": pipe.feeder.resent_chunks if pipe.feeder else 0,
     }
 
@@ -331,6 +344,8 @@ def report(name: str, summary: Dict[str, Any]) -> None:
 
 def assert_ledger(summary: Dict[str, Any], pipe: Pipeline) -> None:
     """The end state every scenario must reach: nothing lost, nothing extra, alerts those of the backtest."""
+    assert not summary["code_changed_since_reference"], ("the product's files changed during the run: the backtest "
+                                                         "reference no longer applies; run from a clean checkout")
     problems = {k: summary[k] for k in ("lost", "duplicated", "extra_docs", "dead_letters_missing",
                                         "n_missing_alerts", "n_extra_alerts", "fired_twice") if summary[k]}
     for k in ("dead_letters_wrong_reason", "dead_letters_unexpected"):
