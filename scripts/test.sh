@@ -10,6 +10,7 @@ need=()
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 command -v prometheus-alertmanager >/dev/null 2>&1 || command -v alertmanager >/dev/null 2>&1 || need+=(prometheus-alertmanager)
 docker compose version >/dev/null 2>&1 || command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)
+command -v kubectl >/dev/null 2>&1 || need+=(kubectl)
 if [ "$SURGEWATCH_STACK_ENGINE" = jvm ]; then
   command -v java >/dev/null 2>&1 || need+=(openjdk-17-jdk-headless)
   command -v mvn >/dev/null 2>&1 || need+=(maven)
@@ -19,6 +20,8 @@ if [ ${#need[@]} -gt 0 ]; then
   echo "installing Debian packages: ${need[*]}"
   $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
+# the Kubernetes manifests are validated against the API schemas (not a runtime dependency: kept out of the lock)
+.venv/bin/python -c "import kubernetes_validate" 2>/dev/null || .venv/bin/pip install --quiet "kubernetes-validate>=1.31"
 if [ "$SURGEWATCH_STACK_ENGINE" = jvm ]; then
   start=$(date +%s)
   .venv/bin/surgewatch stack fetch --engine jvm
