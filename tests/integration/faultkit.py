@@ -99,6 +99,7 @@ class Pipeline:
     def __init__(self, stack: Settings, tmp: Path, name: str) -> None:
         tag = uuid.uuid4().hex[:6]
         self.name, self.tmp = name, tmp
+        tmp.mkdir(parents=True, exist_ok=True)
         self.ns = stack.model_copy(update={
             "topic_prefix": f"f{tag}.", "app_id": f"fault-{name}-{tag}", "index_prefix": f"fault-{tag}",
             "enrich_batch_seconds": 0.2, "index_batch_seconds": 0.2})
