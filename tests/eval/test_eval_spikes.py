@@ -11,6 +11,7 @@ from processors.spikes.evaluate import nab_eval, nab_summary
 SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 TARGET = 85.0        # the project's target for NAB standard at the fixed 0.5 threshold (printed, not asserted)
 REGRESSION = 78.2    # measured 79.19 at 0.5 (swept 79.50); guard about 1 point below
+LOO_FLOOR = 72.4     # leave-one-series-out mean (threshold swept on the other five): measured 73.42
 REPLAY_SHARED = (SHARED / "corpora" / "reuters21578" / "dev.jsonl").exists()
 
 
@@ -32,7 +33,10 @@ def test_nab_realtweets_standard_at_fixed_threshold(tmp_path: Path) -> None:
     assert fixed["standard"] <= report["no_fp_ceiling"] <= 100.0
     assert all(0.0 < w["reward"] <= 1.0 for w in report["windows"] if w["first_detection"])
     assert fixed["standard"] >= REGRESSION, f"NAB standard at 0.5 = {fixed['standard']:.2f} < {REGRESSION} (swept {swept})"
-    print(f"NAB standard at 0.5 = {fixed['standard']:.2f} (floor {REGRESSION}, target {TARGET})")
+    loo = scores["leave_one_out_mean"]["standard"]
+    assert loo >= LOO_FLOOR, f"NAB leave-one-series-out mean {loo:.2f} < {LOO_FLOOR}"
+    print(f"NAB standard at 0.5 = {fixed['standard']:.2f} (floor {REGRESSION}, target {TARGET}); leave-one-series-out "
+          f"mean {loo:.2f} (floor {LOO_FLOOR}, target {TARGET} on unseen series)")
 
 
 @pytest.mark.eval
@@ -53,9 +57,10 @@ def test_huffpost_replay_is_quiet_and_catches_injected_surges() -> None:
             assert NOTIFICATIONS_PER_INCIDENT[0] <= inc["notifications_per_incident"] <= NOTIFICATIONS_PER_INCIDENT[1]
 
 
-# measured (hourly buckets, the enrich stage's tagging): bundled stream 11 firing alerts -> 2 incidents, Reuters dev
-# 17 -> 6; 1.00 notifications per incident on both; injected surges (5 stories an hour for 3 hours) caught 2/6 and
-# 3/6 (median 120 / 132 min). Floors: each measurement, with room only where a count may move by one.
+# measured (hourly buckets, the enrich stage's tagging): bundled stream 11-12 firing alerts -> 2 incidents, Reuters
+# dev 17 -> 6; 1.00 notifications per incident on both; injected surges (5 stories an hour for 3 hours) caught 2-4/6
+# and 3-4/6 (median 120 / 132 min; the figures move with the tagging). Floors: the lower measurement, with room only
+# where a count may move by one.
 REPLAY_FLOORS = {"bundled stream": {"max_incidents": 3, "min_alerts_per_incident": 3.0, "min_injected": 2},
                  "reuters dev": {"max_incidents": 8, "min_alerts_per_incident": 2.0, "min_injected": 3}}
 NOTIFICATIONS_PER_INCIDENT = (0.8, 1.2)   # the target band, asserted
