@@ -273,7 +273,8 @@ class Resolver:
         words = [t.lower_ for t in doc[m.tok_start:m.tok_end] if t.is_alpha]
         if self.dictionary_en is not None and words and not any(w in self.dictionary_en for w in words):
             return "city name that is no dictionary word"
-        if not item.title_case.get(m.field) and capitalised_in_sentence(doc, m.tok_start, m.tok_end):
+        if not item.title_case.get(m.field) and capitalised_in_sentence(doc, m.tok_start, m.tok_end) and \
+                max(self.gazetteer.entries[e].population for e in m.entry_ids) >= self.w.ask_ner_min_population:
             return _ASK_NER
         return ""
 

@@ -66,6 +66,7 @@ class Resolution:
     person_titles_en: FrozenSet[str]
     speech_verbs_en: FrozenSet[str]
     place_nouns_en: FrozenSet[str]
+    ask_ner_min_population: int
 
 
 @dataclass(frozen=True)
