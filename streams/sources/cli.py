@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 
 from streams.config import ConfigError, get_settings
+from streams.metrics import default_metrics
 from streams.sources.producer import RawProducer, SourceError
 
 log = logging.getLogger(__name__)
@@ -16,11 +17,21 @@ console = Console(stderr=True)
 
 
 def _producer() -> RawProducer:
+    """The raw producer of an ingest command, with its metrics (items out, dead letters) served on
+    SURGEWATCH_METRICS_PORT so Prometheus sees the producers too; a port already taken (a worker on the same host)
+    only costs the endpoint, never the ingest."""
     try:
-        return RawProducer(get_settings())
+        settings = get_settings()
+        metrics = default_metrics()
+        producer = RawProducer(settings, metrics=metrics)
     except (SourceError, ConfigError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
+    try:
+        metrics.serve(settings.metrics_port, settings.metrics_host)
+    except OSError as exc:
+        log.warning("metrics not served on %s:%s (%s)", settings.metrics_host, settings.metrics_port, exc)
+    return producer
 
 
 def ingest(
