@@ -8,6 +8,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from streams.batches import EventBatches
 from streams.stage import StageContext
 from streams.deadletter import send_dead_letter
 from streams.records import InvalidItem, NewsItem, parse_time
@@ -129,11 +130,10 @@ def register(ctx: StageContext) -> Any:
 
     @ctx.app.agent(ctx.raw, name="enrich_news")
     async def enrich_news(stream: Any) -> None:
-        # noack_take + ack after the batch is handled: Faust's take_events acks a batch even when the worker is
-        # stopped in the middle of it, which loses those items; unacked items are re-delivered after a restart.
-        async for events in stream.noack_take(ctx.settings.enrich_batch_size, within=ctx.settings.enrich_batch_seconds):
-            await enricher.handle(events)
-            for ev in events:
-                await stream.ack(ev)
+        # each event is acked only after its batch is handled: a stop or crash mid-batch re-delivers it
+        async with EventBatches(stream, ctx.settings.enrich_batch_size, ctx.settings.enrich_batch_seconds) as batches:
+            while events := await batches.next():
+                await enricher.handle(events)
+                await batches.ack(events)
 
     return enrich_news

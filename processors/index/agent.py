@@ -6,6 +6,7 @@ import time
 from typing import Any
 
 from sinks.elasticsearch import BulkWriter, alias, async_client
+from streams.batches import EventBatches
 from streams.codec import decode
 from streams.deadletter import send_dead_letter
 from streams.records import EnrichedItem, InvalidItem
@@ -24,11 +25,11 @@ def register(ctx: StageContext) -> Any:
 
     @ctx.app.agent(ctx.enriched, name="index_news")
     async def index_news(stream: Any) -> None:
-        # ack only after the bulk request succeeded (noack_take: see processors/enrich/agent.py)
-        async for events in stream.noack_take(settings.index_batch_size, within=settings.index_batch_seconds):
-            await handle(events)
-            for ev in events:
-                await stream.ack(ev)
+        # each event is acked only after the bulk request that holds it succeeded (see streams/batches.py)
+        async with EventBatches(stream, settings.index_batch_size, settings.index_batch_seconds) as batches:
+            while events := await batches.next():
+                await handle(events)
+                await batches.ack(events)
 
     async def handle(events: list[Any]) -> None:
         t0 = time.perf_counter()

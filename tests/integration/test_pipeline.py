@@ -120,6 +120,39 @@ def split_valid(lines: list[bytes]) -> tuple[set[str], int]:
     return ids, invalid
 
 
+def gaps(settings: Settings, valid_ids: set[str]) -> dict[str, object]:
+    """Where the missing items are: per topic partition, its end offset and the group's committed offset, and the raw
+    position of every valid id that is not in the news index."""
+    from elasticsearch.helpers import scan
+    from kafka import TopicPartition
+    es = es_client(settings)
+    es.indices.refresh(index=alias(settings, "news"))
+    seen = {h["_id"] for h in scan(es, index=alias(settings, "news"), query={"query": {"match_all": {}}}, _source=False)}
+    missing = valid_ids - seen
+    out: dict[str, object] = {"missing": len(missing)}
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_servers, group_id=settings.app_id,
+                             enable_auto_commit=False)
+    try:
+        for base in (topics.RAW, topics.ENRICHED):
+            name = topics.name(settings, base)
+            tps = [TopicPartition(name, p) for p in sorted(consumer.partitions_for_topic(name) or [])]
+            end = consumer.end_offsets(tps)
+            out[base] = [(tp.partition, end[tp], consumer.committed(tp)) for tp in tps]
+    finally:
+        consumer.close()
+    where = []
+    for msg in KafkaConsumer(topics.name(settings, topics.RAW), bootstrap_servers=settings.kafka_servers,
+                             auto_offset_reset="earliest", enable_auto_commit=False, consumer_timeout_ms=3000):
+        try:
+            item_id = json.loads(msg.value).get("id")
+        except (ValueError, AttributeError):
+            continue
+        if item_id in missing:
+            where.append((item_id, msg.partition, msg.offset))
+    out["raw_positions"] = sorted(where)[:20]
+    return out
+
+
 def test_restart_mid_stream_neither_loses_nor_duplicates(ns: Settings, tmp_path: Path) -> None:
     prepare(ns, reset=False)
     lines = sample_lines()
@@ -136,8 +169,10 @@ def test_restart_mid_stream_neither_loses_nor_duplicates(ns: Settings, tmp_path:
         stop_process(worker)   # SIGTERM: a clean stop mid-stream
     worker = start_worker(ns, tmp_path / "worker2.log")
     try:
-        out = wait_for_pipeline(ns, len(valid_ids) + invalid, 900, t0, worker, quiet_seconds=8)
+        out = wait_for_pipeline(ns, len(valid_ids) + invalid, 420, t0, worker, quiet_seconds=8)
         assert "error" not in out
+        assert out["indexed"] == len(valid_ids), ("items lost or stuck across the restart", gaps(ns, valid_ids),
+                                                  (tmp_path / "worker2.log").read_text()[-4000:])
         # dead letters are at-least-once like everything else: a batch in flight at the stop is handled again, so
         # an invalid item may be dead-lettered twice; its source topic/partition/offset identify the copies
         dls = [DeadLetter.loads(v) for v in read_topic(ns, topics.DEADLETTER)]
