@@ -5,10 +5,19 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 from tenacity import (AsyncRetrying, retry_if_exception_type, stop_after_attempt, stop_after_delay, wait_exponential,
                       wait_random)
+
+
+def shown(url: str) -> str:
+    """A receiver URL as it may appear in logs and errors: scheme, host and port only (webhook paths, queries and
+    user info often carry tokens)."""
+    parts = urlsplit(url)
+    host = parts.hostname or "?"
+    return f"{parts.scheme}://{host}" + (f":{parts.port}" if parts.port else "")
 
 
 class DeliveryError(RuntimeError):
@@ -39,12 +48,17 @@ async def post_json(session: aiohttp.ClientSession, url: str, body: Any, timeout
             text = (await resp.text())[:300]
             if 400 <= resp.status < 500 and resp.status not in (408, 429):
                 # the receiver rejected this payload: retrying cannot help
-                raise ValueError(f"{url} rejected the payload: HTTP {resp.status}: {text}")
-            raise DeliveryError(f"{url} answered HTTP {resp.status}: {text}")
+                raise ValueError(f"{shown(url)} rejected the payload: HTTP {resp.status}: {text}")
+            raise DeliveryError(f"{shown(url)} answered HTTP {resp.status}: {text}")
 
 
 async def post_with_retry(session: aiohttp.ClientSession, url: str, body: Any, retry: RetryPolicy | None,
                           timeout: float) -> None:
-    async for attempt in (retry or RetryPolicy()).retrying():
-        with attempt:
-            await post_json(session, url, body, timeout)
+    """POST with retries; when they are exhausted the last failure is raised as a DeliveryError, whether the receiver
+    answered an error status, refused the connection or timed out."""
+    try:
+        async for attempt in (retry or RetryPolicy()).retrying():
+            with attempt:
+                await post_json(session, url, body, timeout)
+    except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        raise DeliveryError(f"{shown(url)} unreachable: {exc.__class__.__name__}: {exc}") from exc

@@ -358,3 +358,25 @@ def test_forward_notifies_per_incident_by_default_and_per_key_on_request(monkeyp
         res = runner.invoke(app, ["forward", "--webhook-url", "http://127.0.0.1:9/x", *args])
         assert res.exit_code == 0, res.output
         assert seen.pop() == expected
+
+
+def test_an_unreachable_receiver_is_a_delivery_error_that_names_no_token() -> None:
+    """Retries exhausted on a refused connection end as DeliveryError (the CLI exits 2), and the message shows the
+    receiver's host and port only, never the path or query that may hold a token."""
+    import asyncio
+    import socket
+
+    import aiohttp
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"http://user:pw@127.0.0.1:{port}/hooks/T0KEN?key=SECRET"
+
+    async def go() -> None:
+        async with aiohttp.ClientSession() as session:
+            await http.post_with_retry(session, url, {"a": 1}, http.RetryPolicy(attempts=2, initial=0.01), 1.0)
+    with pytest.raises(http.DeliveryError) as err:
+        asyncio.run(go())
+    assert f"http://127.0.0.1:{port}" in str(err.value)
+    assert "T0KEN" not in str(err.value) and "SECRET" not in str(err.value) and "pw" not in str(err.value)
