@@ -4,6 +4,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -22,6 +23,19 @@ class Settings(BaseSettings):
     es_username: str = Field("", description="Elasticsearch user (empty = no auth)")
     es_password: SecretStr = Field(SecretStr(""), description="Elasticsearch password")
     es_verify_certs: bool = Field(True, description="Verify Elasticsearch TLS certificates")
+    es_api_key: SecretStr = Field(SecretStr(""), description="Elasticsearch API key (base64 'id:key' as ES returns it; "
+                                  "used instead of user/password)")
+    es_ca_certs: str = Field("", description="CA bundle (PEM file) that signed the Elasticsearch certificate")
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT", description="Kafka security protocol of every client (worker, sources, forwarder, CLI)")
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = Field(
+        "SCRAM-SHA-512", description="SASL mechanism (with SASL_PLAINTEXT / SASL_SSL)")
+    kafka_sasl_username: str = Field("", description="SASL user (with SASL_PLAINTEXT / SASL_SSL)")
+    kafka_sasl_password: SecretStr = Field(SecretStr(""), description="SASL password (with SASL_PLAINTEXT / SASL_SSL)")
+    kafka_ssl_cafile: str = Field("", description="CA bundle (PEM) for the brokers' certificates (SSL / SASL_SSL; "
+                                  "empty = the system's)")
+    kafka_ssl_certfile: str = Field("", description="Client certificate (PEM) for mutual TLS (SSL / SASL_SSL)")
+    kafka_ssl_keyfile: str = Field("", description="Client key (PEM) for mutual TLS (SSL / SASL_SSL)")
     kibana_url: str = Field("http://localhost:5601", description="Kibana base URL used in alert links")
 
     # local stack
@@ -89,6 +103,13 @@ class Settings(BaseSettings):
     @property
     def elasticsearch_url(self) -> str:
         return self.es_url or f"http://127.0.0.1:{self.stack_es_port}"
+
+    @property
+    def elasticsearch_url_shown(self) -> str:
+        """The Elasticsearch URL as logs and errors may show it: user info (user:password@) and query removed."""
+        parts = urlsplit(self.elasticsearch_url)
+        netloc = parts.netloc.rpartition("@")[2]
+        return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
     @property
     def uses_local_stack(self) -> bool:

@@ -6,7 +6,7 @@ import logging
 from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
-from streams import topics
+from streams import kafka_clients, topics
 from streams.config import Settings
 
 log = logging.getLogger(__name__)
@@ -15,7 +15,7 @@ log = logging.getLogger(__name__)
 def admin(settings: Settings) -> KafkaAdminClient:
     try:
         return KafkaAdminClient(bootstrap_servers=settings.kafka_servers, client_id=f"{settings.app_id}-admin",
-                                request_timeout_ms=15000)
+                                request_timeout_ms=15000, **kafka_clients.kafka_python(settings))
     except KafkaError as exc:
         raise RuntimeError(f"cannot reach Kafka at {settings.kafka_servers} ({exc}); start the local stack with "
                            "`surgewatch stack up` or set SURGEWATCH_KAFKA_BOOTSTRAP") from exc

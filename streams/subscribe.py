@@ -12,7 +12,7 @@ from typing import Any, Iterator, Optional, Sequence, Tuple, Type, TypeVar
 from kafka import KafkaConsumer
 from rich.console import Console
 
-from streams import topics
+from streams import kafka_clients, topics
 from streams.codec import as_dict, decode
 from streams.config import Settings
 from streams.records import SEVERITIES, Alert, Incident
@@ -28,7 +28,7 @@ def _consume(settings: Settings, base: str, cls: Type[R], from_beginning: bool, 
         topics.name(settings, base), bootstrap_servers=settings.kafka_servers,
         group_id=f"{settings.app_id}-tail-{uuid.uuid4().hex[:8]}", enable_auto_commit=False,
         auto_offset_reset="earliest" if from_beginning else "latest",
-        consumer_timeout_ms=(1 << 31) - 1 if follow else idle_ms)
+        consumer_timeout_ms=(1 << 31) - 1 if follow else idle_ms, **kafka_clients.kafka_python(settings))
     try:
         for msg in consumer:
             try:

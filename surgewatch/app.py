@@ -7,7 +7,7 @@ from typing import Any
 
 import faust
 
-from streams import topics
+from streams import kafka_clients, topics
 from streams.config import Settings
 from streams.metrics import Metrics
 from streams.stage import StageContext
@@ -20,6 +20,7 @@ def build_app(settings: Settings, metrics: Metrics | None = None, stages: frozen
     app = faust.App(
         settings.app_id,
         broker=[f"kafka://{s.strip()}" for s in settings.kafka_servers.split(",")],
+        broker_credentials=kafka_clients.faust_credentials(settings),
         store="memory://",                       # tables are rebuilt from their changelog topics on start
         processing_guarantee="at_least_once",    # exactly_once + group_by deadlocks on some brokers; sinks are idempotent
         topic_replication_factor=settings.topic_replication,

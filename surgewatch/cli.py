@@ -108,7 +108,7 @@ def setup() -> None:
         created = ensure_topics(s)
         indices = ensure_indices(s)
     except Exception as exc:  # noqa: BLE001 - report any server error in one line
-        fail(f"setup failed against kafka {s.kafka_servers} / elasticsearch {s.elasticsearch_url}: {exc}")
+        fail(f"setup failed against kafka {s.kafka_servers} / elasticsearch {s.elasticsearch_url_shown}: {exc}")
     console.print(f"topics created: {created or 'none (all exist)'}; indices: {indices}")
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from kafka import KafkaConsumer, TopicPartition
 
-from streams import topics
+from streams import kafka_clients, topics
 from streams.config import ConfigError, Settings
 
 log = logging.getLogger(__name__)
@@ -35,7 +35,8 @@ def count_lines(path: Path) -> int:
 
 def topic_message_count(settings: Settings, base: str) -> int:
     """Messages in a topic (sum of end offsets minus beginning offsets)."""
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_servers, enable_auto_commit=False)
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_servers, enable_auto_commit=False,
+                             **kafka_clients.kafka_python(settings))
     try:
         name = topics.name(settings, base)
         parts = consumer.partitions_for_topic(name) or set()
@@ -52,7 +53,7 @@ def topic_message_count(settings: Settings, base: str) -> int:
 def group_lag(settings: Settings, base: str) -> int:
     """Messages of a topic not yet committed by the worker's consumer group (its app id)."""
     consumer = KafkaConsumer(bootstrap_servers=settings.kafka_servers, group_id=settings.app_id,
-                             enable_auto_commit=False)
+                             enable_auto_commit=False, **kafka_clients.kafka_python(settings))
     try:
         name = topics.name(settings, base)
         tps = [TopicPartition(name, p) for p in (consumer.partitions_for_topic(name) or set())]
@@ -118,10 +119,28 @@ def prepare(settings: Settings, reset: bool, own_namespace: bool = False) -> Non
                                   + [settings.app_id + "-"])
         delete_consumer_group(settings, settings.app_id)
         delete_indices(settings)
-        shutil.rmtree(settings.worker_data_dir, ignore_errors=True)
+        remove_worker_data(settings)
         time.sleep(1.0)
     ensure_topics(settings)
     ensure_indices(settings)
+
+
+WORKER_MARKER = ".surgewatch-worker"   # every worker writes it into its data dir (surgewatch/worker.py)
+
+
+def worker_data_removable(settings: Settings) -> bool:
+    """A reset deletes the worker data dir only when it is inside the stack dir or holds a worker's marker file: a
+    mistyped SURGEWATCH_WORKER_DATA_DIR (`~`, `/`) is never removed."""
+    path = settings.worker_data_dir.resolve()
+    return (not path.exists() or path.is_relative_to(settings.stack_dir.resolve())
+            or (path / WORKER_MARKER).is_file())
+
+
+def remove_worker_data(settings: Settings) -> None:
+    if not worker_data_removable(settings):
+        raise ConfigError(f"refusing to delete SURGEWATCH_WORKER_DATA_DIR={settings.worker_data_dir}: it is outside "
+                          f"the stack dir and holds no {WORKER_MARKER} file; point it at a worker's data dir")
+    shutil.rmtree(settings.worker_data_dir, ignore_errors=True)
 
 
 COUNTS_LAG_SLACK = 5    # wake-up ticks the worker sends to news.counts and may not have committed yet

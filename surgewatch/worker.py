@@ -9,6 +9,7 @@ import faust
 
 from streams import topics
 from surgewatch.app import build_app
+from surgewatch.runner import WORKER_MARKER
 from streams.config import Settings
 from streams.metrics import Metrics, default_metrics
 
@@ -41,6 +42,7 @@ class AssignmentGauges:
 def run_worker(settings: Settings) -> None:
     """Block running the worker until SIGINT/SIGTERM."""
     settings.worker_data_dir.mkdir(parents=True, exist_ok=True)
+    (settings.worker_data_dir / WORKER_MARKER).touch()   # a reset may delete this folder (surgewatch/runner.py)
     metrics = default_metrics()
     ctx = build_app(settings, metrics)
     app = ctx.app
@@ -65,7 +67,7 @@ def run_worker(settings: Settings) -> None:
 
     metrics.serve(settings.metrics_port, settings.metrics_host)
     log.info("worker %s: stages=%s kafka=%s es=%s metrics=http://%s:%s/metrics", settings.app_id,
-             ",".join(sorted(settings.stage_set)), settings.kafka_servers, settings.elasticsearch_url,
+             ",".join(sorted(settings.stage_set)), settings.kafka_servers, settings.elasticsearch_url_shown,
              settings.metrics_host, settings.metrics_port)
     worker = faust.Worker(app, loglevel=settings.log_level.lower(), loop=asyncio.new_event_loop(),
                           redirect_stdouts=False, override_logging=False)

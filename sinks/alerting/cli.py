@@ -23,9 +23,13 @@ def register(alerts_app: typer.Typer) -> None:
 
     @alerts_app.command("forward")
     def forward(
-        alertmanager_url: Optional[str] = typer.Option(None, "--alertmanager-url",
+        alertmanager_url: Optional[str] = typer.Option(None, "--alertmanager-url", envvar="SURGEWATCH_ALERTMANAGER_URL",
+                                                       show_envvar=True,
                                                        help="Alertmanager base URL, e.g. http://alertmanager:9093"),
-        webhook_url: Optional[str] = typer.Option(None, "--webhook-url", help="Generic webhook receiving alert JSON"),
+        webhook_url: Optional[str] = typer.Option(None, "--webhook-url", envvar="SURGEWATCH_WEBHOOK_URL",
+                                                  show_envvar=True,
+                                                  help="Generic webhook receiving alert JSON (a URL with a token in "
+                                                       "it belongs in the environment, not in a process list)"),
         key_prefix: List[str] = typer.Option([], "--key-prefix",
                                              help="Forward only keys starting with this (repeatable)"),
         min_severity: str = typer.Option("low", "--min-severity", help="low | medium | high | critical"),

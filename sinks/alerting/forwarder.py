@@ -15,7 +15,7 @@ from typing import Any, Dict, List, Optional, Set, Type, Union
 import aiohttp
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from streams import topics
+from streams import kafka_clients, topics
 from streams.codec import decode
 from streams.config import Settings
 from streams.records import Alert, Incident, iso
@@ -187,7 +187,7 @@ async def run_forwarder(settings: Settings, forwarder_kwargs: Dict[str, Any], gr
     topic = topics.name(settings, topics.INCIDENTS if incidents else topics.ALERTS)
     consumer = AIOKafkaConsumer(
         topic, bootstrap_servers=settings.kafka_servers, group_id=group_id, enable_auto_commit=False,
-        auto_offset_reset="earliest" if from_beginning else "latest",
+        auto_offset_reset="earliest" if from_beginning else "latest", **kafka_clients.aiokafka(settings),
     )
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()

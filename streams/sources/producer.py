@@ -10,6 +10,7 @@ from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
 from streams import topics
+from streams import kafka_clients
 from streams.config import Settings
 from streams.metrics import Metrics
 from streams.deadletter import make_dead_letter
@@ -107,6 +108,7 @@ class RawProducer:
                 request_timeout_ms=max(max_block_ms, 5_000),
                 bootstrap_timeout_ms=bootstrap_timeout_ms,
                 client_id="surgewatch-ingest",
+                **kafka_clients.kafka_python(settings),
             )
         except KafkaError as exc:  # kafka-python 3 raises KafkaTimeoutError("Unable to bootstrap ...")
             raise SourceError(unreachable_message(settings)) from exc

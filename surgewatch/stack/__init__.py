@@ -3,8 +3,9 @@ SURGEWATCH_STACK_ENGINE: `noida` or `jvm`), or checks the external servers when 
 SURGEWATCH_ES_URL are set."""
 from __future__ import annotations
 
+from streams import kafka_clients
 from streams.config import Settings
-from surgewatch.stack.base import StackError, StackStatus, es_healthy, es_version, kafka_ready, port_open
+from surgewatch.stack.base import StackError, StackStatus, kafka_ready, port_open
 
 __all__ = ["LocalStack", "StackError", "StackStatus", "engine_for", "port_open"]
 
@@ -26,10 +27,11 @@ class LocalStack:
 
     def _external(self) -> StackStatus:
         s = self.settings
-        es_ok = es_healthy(s.elasticsearch_url)
-        versions = {"elasticsearch": v} if es_ok and (v := es_version(s.elasticsearch_url)) else {}
-        return StackStatus(managed=False, engine="external", kafka=s.kafka_servers, elasticsearch=s.elasticsearch_url,
-                           kafka_ok=kafka_ready(s.kafka_servers), es_ok=es_ok, versions=versions)
+        version = _es_version(s)
+        return StackStatus(managed=False, engine="external", kafka=s.kafka_servers,
+                           elasticsearch=s.elasticsearch_url_shown,
+                           kafka_ok=kafka_ready(s.kafka_servers, options=kafka_clients.kafka_python(s)),
+                           es_ok=version is not None, versions={"elasticsearch": version} if version else {})
 
     def status(self) -> StackStatus:
         return self.engine.status() if self.settings.uses_local_stack else self._external()
@@ -47,3 +49,17 @@ class LocalStack:
     def down(self) -> None:
         if self.settings.uses_local_stack:
             self.engine.down()
+
+
+def _es_version(settings: Settings) -> str | None:
+    """The version of an external Elasticsearch asked with the product's own credentials (API key, user, CA bundle);
+    None when it cannot be reached or refuses them."""
+    from sinks.elasticsearch import es_client
+    try:
+        es = es_client(settings)
+        if es.cluster.health()["status"] not in ("yellow", "green"):
+            return None
+        nodes = es.nodes.info(node_id="_local")["nodes"].values()
+        return next((str(n["version"]) for n in nodes if n.get("version")), "")
+    except Exception:  # noqa: BLE001 - any failure means not reachable with these settings
+        return None

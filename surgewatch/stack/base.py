@@ -7,6 +7,7 @@ import socket
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
+from typing import Any
 
 
 class StackError(RuntimeError):
@@ -73,8 +74,8 @@ def es_version(url: str, timeout: float = 2.0) -> str:
     return ""
 
 
-def kafka_ready(servers: str, timeout: float = 3.0) -> bool:
-    """A Kafka metadata call succeeds and names at least one broker."""
+def kafka_ready(servers: str, timeout: float = 3.0, options: dict[str, Any] | None = None) -> bool:
+    """A Kafka metadata call succeeds and names at least one broker (`options`: the clients' security settings)."""
     host, port = hostport(servers)
     if not port_open(host, port):
         return False
@@ -82,7 +83,7 @@ def kafka_ready(servers: str, timeout: float = 3.0) -> bool:
     from kafka.errors import KafkaError
     try:
         admin = KafkaAdminClient(bootstrap_servers=servers, request_timeout_ms=int(timeout * 1000),
-                                 client_id="surgewatch-stack")
+                                 client_id="surgewatch-stack", **(options or {}))
     except (KafkaError, OSError, ValueError):
         return False
     try:

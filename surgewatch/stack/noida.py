@@ -56,7 +56,8 @@ class NoidaEngine:
         versions = {"noida-db": NOIDA_VERSION}
         if es_ok and (v := es_version(s.elasticsearch_url)):
             versions["elasticsearch-api"] = v
-        return StackStatus(managed=True, engine=self.name, kafka=s.kafka_servers, elasticsearch=s.elasticsearch_url,
+        return StackStatus(managed=True, engine=self.name, kafka=s.kafka_servers,
+                           elasticsearch=s.elasticsearch_url_shown,
                            kafka_ok=port_open(host, port), es_ok=es_ok, versions=versions)
 
     def _restart_kafka(self) -> None:

@@ -1,4 +1,6 @@
 """Unit tests for settings: env prefix, derived URLs, fail-fast errors naming the variable."""
+from pathlib import Path
+
 import pytest
 
 from streams import config
@@ -47,3 +49,22 @@ def test_run_reset_is_refused_on_an_external_cluster() -> None:
     external = Settings(_env_file=None, kafka_bootstrap="broker.example:9092", es_url="http://es.example:9200")
     with pytest.raises(ConfigError, match="run without --reset"):
         prepare(external, reset=True)
+
+
+def test_reset_never_deletes_a_folder_that_is_not_a_worker_data_dir(tmp_path: Path) -> None:
+    # a mistyped SURGEWATCH_WORKER_DATA_DIR (`~`) must survive `run --reset`: only the stack dir's own folders or a
+    # folder a worker marked are removed
+    from surgewatch.runner import WORKER_MARKER, remove_worker_data, worker_data_removable
+    home = tmp_path / "home"
+    (home / "notes").mkdir(parents=True)
+    s = Settings(_env_file=None, stack_dir=tmp_path / "stack", worker_data_dir=home)
+    assert not worker_data_removable(s)
+    with pytest.raises(ConfigError, match="SURGEWATCH_WORKER_DATA_DIR"):
+        remove_worker_data(s)
+    assert (home / "notes").is_dir()
+    (home / WORKER_MARKER).touch()
+    remove_worker_data(s)
+    assert not home.exists()
+    inside = Settings(_env_file=None, stack_dir=tmp_path / "stack", worker_data_dir=tmp_path / "stack" / "w")
+    (tmp_path / "stack" / "w").mkdir(parents=True)
+    assert worker_data_removable(inside)

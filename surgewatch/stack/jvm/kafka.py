@@ -46,9 +46,17 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+SCRAM = "SCRAM-SHA-512"
+
+
 class KafkaNode:
-    def __init__(self, run_dir: Path, libs: Path, port: int, heap_mb: int, java: str) -> None:
+    """`sasl_port` and `scram_users` (name -> password) add a SASL_PLAINTEXT listener with SCRAM-SHA-512 users, made
+    when the storage is formatted: the shape of a secured cluster, for the clients' security settings."""
+
+    def __init__(self, run_dir: Path, libs: Path, port: int, heap_mb: int, java: str, sasl_port: int | None = None,
+                 scram_users: dict[str, str] | None = None) -> None:
         self.dir, self.libs, self.port, self.heap_mb, self.java = run_dir.resolve(), libs, port, heap_mb, java
+        self.sasl_port, self.scram_users = sasl_port, dict(scram_users or {})
         self.properties = self.dir / "server.properties"
         self.pid_file = self.dir / "kafka.pid"
         self.log_file = self.dir / "kafka.log"
@@ -71,10 +79,23 @@ class KafkaNode:
         conf = {**SINGLE_NODE, "log.dirs": str(self.dir / "data"),
                 "listeners": f"PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{cport}",
                 "advertised.listeners": f"PLAINTEXT://127.0.0.1:{self.port}",
-                "controller.quorum.voters": f"1@127.0.0.1:{cport}"}
+                "controller.quorum.voters": f"1@127.0.0.1:{cport}", **self._sasl_listener(cport)}
         self.dir.mkdir(parents=True, exist_ok=True)
         self.properties.write_text("".join(f"{k}={v}\n" for k, v in conf.items()))
         (self.dir / "log4j.properties").write_text(LOG4J.format(log=self.dir / "server.log"))
+
+    def _sasl_listener(self, cport: str) -> dict[str, str]:
+        if self.sasl_port is None:
+            return {}
+        return {"listeners": f"PLAINTEXT://127.0.0.1:{self.port},SASL_PLAINTEXT://127.0.0.1:{self.sasl_port},"
+                             f"CONTROLLER://127.0.0.1:{cport}",
+                "advertised.listeners": f"PLAINTEXT://127.0.0.1:{self.port},"
+                                        f"SASL_PLAINTEXT://127.0.0.1:{self.sasl_port}",
+                "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,"
+                                                  "CONTROLLER:PLAINTEXT",
+                "sasl.enabled.mechanisms": SCRAM,
+                f"listener.name.sasl_plaintext.{SCRAM.lower()}.sasl.jaas.config":
+                    "org.apache.kafka.common.security.scram.ScramLoginModule required;"}
 
     def _format(self) -> None:
         if (self.dir / "data" / "meta.properties").exists():
@@ -82,7 +103,9 @@ class KafkaNode:
         base = [self.java, f"-Dlog4j.configuration=file:{self.dir / 'log4j.properties'}", "-cp", self._classpath()]
         cluster_id = subprocess.run([*base, STORAGE_TOOL, "random-uuid"], capture_output=True, text=True,
                                     timeout=120).stdout.strip()
-        proc = subprocess.run([*base, STORAGE_TOOL, "format", "-t", cluster_id, "-c", str(self.properties)],
+        users = [arg for name, password in self.scram_users.items()
+                 for arg in ("--add-scram", f"{SCRAM}=[name={name},password={password}]")]
+        proc = subprocess.run([*base, STORAGE_TOOL, "format", "-t", cluster_id, "-c", str(self.properties), *users],
                               capture_output=True, text=True, timeout=120)
         if proc.returncode != 0 or not cluster_id:
             raise StackError(f"Kafka storage format failed: {(proc.stderr or proc.stdout).strip()[-300:]}")
