@@ -10,23 +10,25 @@ import signal
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any, Dict, List, Optional, Set, Type, Union
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Set, Type, Union
 
 import aiohttp
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from streams import kafka_clients, topics
 from streams.codec import decode
 from streams.config import Settings
+from streams.deadletter import make_dead_letter
 from streams.records import Alert, Incident, iso
 
 from sinks.alerting.alertmanager import post_alertmanager
-from sinks.alerting.http import RetryPolicy
+from sinks.alerting.http import DeliveryError, RetryPolicy
 from sinks.alerting.mapping import (RESOLVED, Subscription, incident_to_alertmanager, incident_webhook_payload,
                                     to_alertmanager, webhook_payload)
 from sinks.alerting.webhook import post_webhook
 
 logger = logging.getLogger(__name__)
+STAGE = "forward"
 
 
 @dataclass
@@ -127,17 +129,26 @@ async def pin_new_partitions(consumer: AIOKafkaConsumer, pinned: Set[TopicPartit
         pinned.add(tp)
 
 
+DeadLetterFn = Callable[[str, str, TopicPartition, Any], Awaitable[None]]
+
+
+async def _log_only(reason: str, error: str, tp: TopicPartition, rec: Any) -> None:
+    logger.error("%s at %s[%d]@%d: %s", reason, tp.topic, tp.partition, rec.offset, error)
+
+
 async def handle_batch(fwd: Forwarder, book: OffsetBook, batches: Dict[TopicPartition, List[Any]],
-                       record_type: Type[Union[Alert, Incident]] = Alert) -> None:
-    """Deliver every record in offset order per partition, recording each handled offset in book; a
-    DeliveryError (retries exhausted) propagates with the records before it recorded."""
+                       record_type: Type[Union[Alert, Incident]] = Alert,
+                       dead_letter: DeadLetterFn = _log_only) -> None:
+    """Deliver every record in offset order per partition, recording each handled offset in book. An undecodable
+    record (`bad_record`), one the receiver rejects for good (`receiver_rejected`) or one that breaks the mapping
+    (`forward_error`) is dead-lettered before its offset counts as handled; a DeliveryError (retries exhausted)
+    propagates with the records before it recorded."""
     for tp, records in batches.items():
         for rec in records:
             try:
                 record = decode(record_type, rec.value)
-            except ValueError as exc:
-                logger.error("skipping undecodable %s at %s[%d]@%d: %s", record_type.__name__, tp.topic,
-                             tp.partition, rec.offset, exc)
+            except Exception as exc:  # noqa: BLE001 - InvalidItem or anything the codec raised on a forged record
+                await dead_letter("bad_record", str(exc) or repr(exc), tp, rec)
                 book.handled(tp, rec.offset)
                 continue
             try:
@@ -145,10 +156,25 @@ async def handle_batch(fwd: Forwarder, book: OffsetBook, batches: Dict[TopicPart
                     await fwd.deliver_incident(record)
                 else:
                     await fwd.deliver(record)
+            except DeliveryError:
+                raise
             except ValueError as exc:  # permanent rejection of this one record
-                logger.error("receiver rejected %s at %s[%d]@%d: %s", getattr(record, "alert_id", None)
-                             or getattr(record, "incident_id", None), tp.topic, tp.partition, rec.offset, exc)
+                await dead_letter("receiver_rejected", str(exc), tp, rec)
+            except Exception as exc:  # noqa: BLE001 - an odd record must not put the forwarder in a restart loop
+                await dead_letter("forward_error", repr(exc), tp, rec)
             book.handled(tp, rec.offset)
+
+
+def kafka_dead_letters(settings: Settings, producer: AIOKafkaProducer) -> DeadLetterFn:
+    """Dead letters of the forwarder (stage `forward`) on the dead-letter topic, each sent and acknowledged before
+    its offset may be committed."""
+    target = topics.name(settings, topics.DEADLETTER)
+
+    async def send(reason: str, error: str, tp: TopicPartition, rec: Any) -> None:
+        await _log_only(reason, error, tp, rec)
+        dl = make_dead_letter(STAGE, reason, error, rec.value, tp.topic, tp.partition, rec.offset)
+        await producer.send_and_wait(target, dl.dumps())
+    return send
 
 
 async def _commit(consumer: AIOKafkaConsumer, book: OffsetBook) -> None:
@@ -158,7 +184,7 @@ async def _commit(consumer: AIOKafkaConsumer, book: OffsetBook) -> None:
 
 
 async def _forward_loop(consumer: AIOKafkaConsumer, fwd: Forwarder, stop: asyncio.Event,
-                        record_type: Type[Union[Alert, Incident]]) -> None:
+                        record_type: Type[Union[Alert, Incident]], dead_letter: DeadLetterFn = _log_only) -> None:
     book = OffsetBook()
     pinned: Set[TopicPartition] = set()
     refresh_every = max(fwd.firing_ttl.total_seconds() / 4, 5.0)
@@ -167,7 +193,7 @@ async def _forward_loop(consumer: AIOKafkaConsumer, fwd: Forwarder, stop: asynci
         batches = await consumer.getmany(timeout_ms=1000, max_records=200)
         await pin_new_partitions(consumer, pinned, batches)
         try:
-            await handle_batch(fwd, book, batches, record_type)
+            await handle_batch(fwd, book, batches, record_type, dead_letter)
         finally:  # also when retries are exhausted: what was delivered before stays delivered
             await _commit(consumer, book)
         if time.monotonic() - last_refresh >= refresh_every:
@@ -198,13 +224,17 @@ async def run_forwarder(settings: Settings, forwarder_kwargs: Dict[str, Any], gr
             handled.append(sig)
         except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or no signal support
             pass
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_servers, acks="all",
+                                **kafka_clients.aiokafka(settings))
     try:
         await consumer.start()
+        await producer.start()
         logger.info("forwarding %s from %s (group %s)", topic, settings.kafka_servers, group_id)
         async with aiohttp.ClientSession() as session:
             await _forward_loop(consumer, Forwarder(session=session, **forwarder_kwargs), stop,
-                                Incident if incidents else Alert)
+                                Incident if incidents else Alert, kafka_dead_letters(settings, producer))
     finally:
         await consumer.stop()
+        await producer.stop()
         for sig in handled:
             loop.remove_signal_handler(sig)

@@ -274,6 +274,20 @@ def _produce(ns: Any, values: List[bytes]) -> None:
         producer.close()
 
 
+def _dead_letters(ns: Any) -> List[Any]:
+    from kafka import KafkaConsumer
+
+    from streams import topics
+    from streams.records import DeadLetter
+
+    consumer = KafkaConsumer(topics.name(ns, topics.DEADLETTER), bootstrap_servers=ns.kafka_servers, group_id=None,
+                             auto_offset_reset="earliest", enable_auto_commit=False, consumer_timeout_ms=3000)
+    try:
+        return [DeadLetter.loads(m.value) for m in consumer]
+    finally:
+        consumer.close()
+
+
 async def test_forwarder_consumes_the_alerts_topic_and_commits_after_delivery(ns: Any, sink: Sink) -> None:
     """Kafka (local stack or SURGEWATCH_KAFKA_BOOTSTRAP) → run_forwarder → webhook; offsets commit only after
     delivery, so a failed delivery is retried by the next run of the same group."""
@@ -284,6 +298,9 @@ async def test_forwarder_consumes_the_alerts_topic_and_commits_after_delivery(ns
     _produce(ns, [make_alert(f"region:r{i}").dumps() for i in range(3)] + [b"not an alert"])
     await _run_until(ns, sink, group, 3)
     assert [b["key"] for _, b in sink.received] == ["region:r0", "region:r1", "region:r2"]
+    # the undecodable record is not skipped silently: it is a dead letter of the forward stage, with its position
+    dls = _dead_letters(ns)
+    assert [(d.stage, d.reason, d.offset, d.payload) for d in dls] == [("forward", "bad_record", 3, "not an alert")]
 
     # same group again: the committed alerts are not re-sent, a new one is
     sink.received.clear()

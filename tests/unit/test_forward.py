@@ -222,10 +222,32 @@ async def test_handle_batch_records_what_was_handled_before_retries_ran_out() ->
             _Rec(14, make_alert(key="region:b").dumps())]
     fwd = _FailsOn("region:down", "region:rejected")
     book = forwarder.OffsetBook()
+    dead: list = []
+
+    async def dead_letter(reason: str, error: str, tp_: object, rec: _Rec) -> None:
+        dead.append((reason, rec.offset))
     with pytest.raises(http.DeliveryError):
-        await forwarder.handle_batch(fwd, book, {tp: recs})  # type: ignore[arg-type]
+        await forwarder.handle_batch(fwd, book, {tp: recs}, Alert, dead_letter)  # type: ignore[arg-type]
     # delivered, undecodable and rejected alerts are done; the undelivered one (13) is where a restart resumes
     assert fwd.sent == ["region:a"] and book.take() == {tp: 13}
+    # nothing is skipped silently: the undecodable and the rejected alert are dead letters
+    assert dead == [("bad_record", 11), ("receiver_rejected", 12)]
+
+
+async def test_a_forged_alert_is_a_dead_letter_not_a_crash() -> None:
+    """A missing field or `"severity": 5` must not put the forwarder in a restart loop."""
+    tp = forwarder.TopicPartition("alerts", 0)
+    good = json.loads(make_alert(key="region:a").dumps())
+    forged = [{k: v for k, v in good.items() if k != "key"}, {**good, "severity": 5}, {**good, "state": None}]
+    recs = [_Rec(i, json.dumps(f).encode()) for i, f in enumerate(forged)] + [_Rec(3, make_alert(key="region:b").dumps())]
+    fwd = _FailsOn("none", "none")
+    book = forwarder.OffsetBook()
+    dead: list = []
+
+    async def dead_letter(reason: str, error: str, tp_: object, rec: _Rec) -> None:
+        dead.append(rec.offset)
+    await forwarder.handle_batch(fwd, book, {tp: recs}, Alert, dead_letter)  # type: ignore[arg-type]
+    assert fwd.sent == ["region:b"] and dead == [0, 1, 2] and book.take() == {tp: 4}
 
 
 def test_forward_starts_a_new_group_at_the_oldest_alert_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
