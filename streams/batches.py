@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from types import TracebackType
-from typing import Any
+from typing import Any, Awaitable, Callable
 
 POLL_SECONDS = 0.01     # how often a partial batch looks for more events before its `within` runs out
 
@@ -82,3 +82,12 @@ class EventBatches:
         if self.pump is None:
             raise RuntimeError("EventBatches is used outside `async with`")
         return self.pump
+
+
+async def handle_in_batches(stream: Any, size: int, within: float,
+                            handle: Callable[[list[Any]], Awaitable[None]]) -> None:
+    """An agent's loop: each batch is handled, then acked; an exception or a stop in `handle` leaves it unacked."""
+    async with EventBatches(stream, size, within) as batches:
+        while events := await batches.next():
+            await handle(events)
+            await batches.ack(events)

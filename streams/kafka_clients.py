@@ -25,16 +25,23 @@ def check(settings: Settings) -> None:
         raise ConfigError("mutual TLS needs both SURGEWATCH_KAFKA_SSL_CERTFILE and SURGEWATCH_KAFKA_SSL_KEYFILE")
 
 
-def kafka_python(settings: Settings) -> dict[str, Any]:
-    """kafka-python (KafkaProducer, KafkaConsumer, KafkaAdminClient): nothing extra on a plaintext cluster."""
+def _protocol_and_sasl(settings: Settings) -> dict[str, Any]:
+    """The options kafka-python and aiokafka name alike: the protocol and, with SASL, the mechanism and user."""
     check(settings)
     protocol = settings.kafka_security_protocol
-    if protocol == "PLAINTEXT":
-        return {}
     opts: dict[str, Any] = {"security_protocol": protocol}
     if protocol in SASL:
         opts.update(sasl_mechanism=settings.kafka_sasl_mechanism, sasl_plain_username=settings.kafka_sasl_username,
                     sasl_plain_password=settings.kafka_sasl_password.get_secret_value())
+    return opts
+
+
+def kafka_python(settings: Settings) -> dict[str, Any]:
+    """kafka-python (KafkaProducer, KafkaConsumer, KafkaAdminClient): nothing extra on a plaintext cluster."""
+    opts = _protocol_and_sasl(settings)
+    protocol = settings.kafka_security_protocol
+    if protocol == "PLAINTEXT":
+        return {}
     if protocol in TLS:
         opts.update({k: v for k, v in (("ssl_cafile", settings.kafka_ssl_cafile),
                                        ("ssl_certfile", settings.kafka_ssl_certfile),
@@ -53,13 +60,8 @@ def ssl_context(settings: Settings) -> ssl.SSLContext | None:
 
 
 def aiokafka(settings: Settings) -> dict[str, Any]:
-    """aiokafka (the alert forwarder's consumer)."""
-    check(settings)
-    protocol = settings.kafka_security_protocol
-    opts: dict[str, Any] = {"security_protocol": protocol}
-    if protocol in SASL:
-        opts.update(sasl_mechanism=settings.kafka_sasl_mechanism, sasl_plain_username=settings.kafka_sasl_username,
-                    sasl_plain_password=settings.kafka_sasl_password.get_secret_value())
+    """aiokafka (the alert forwarder's consumer and dead-letter producer)."""
+    opts = _protocol_and_sasl(settings)
     context = ssl_context(settings)
     if context is not None:
         opts["ssl_context"] = context

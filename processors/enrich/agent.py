@@ -8,7 +8,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from streams.batches import EventBatches
+from streams.batches import handle_in_batches
 from streams.stage import StageContext
 from streams.deadletter import send_dead_letter
 from streams.records import InvalidItem, NewsItem, parse_time
@@ -131,9 +131,7 @@ def register(ctx: StageContext) -> Any:
     @ctx.app.agent(ctx.raw, name="enrich_news")
     async def enrich_news(stream: Any) -> None:
         # each event is acked only after its batch is handled: a stop or crash mid-batch re-delivers it
-        async with EventBatches(stream, ctx.settings.enrich_batch_size, ctx.settings.enrich_batch_seconds) as batches:
-            while events := await batches.next():
-                await enricher.handle(events)
-                await batches.ack(events)
+        await handle_in_batches(stream, ctx.settings.enrich_batch_size, ctx.settings.enrich_batch_seconds,
+                                enricher.handle)
 
     return enrich_news

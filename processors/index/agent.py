@@ -6,7 +6,7 @@ import time
 from typing import Any
 
 from sinks.elasticsearch import BulkWriter, alias, async_client
-from streams.batches import EventBatches
+from streams.batches import handle_in_batches
 from streams.codec import decode
 from streams.deadletter import send_dead_letter
 from streams.records import EnrichedItem, InvalidItem
@@ -26,10 +26,7 @@ def register(ctx: StageContext) -> Any:
     @ctx.app.agent(ctx.enriched, name="index_news")
     async def index_news(stream: Any) -> None:
         # each event is acked only after the bulk request that holds it succeeded (see streams/batches.py)
-        async with EventBatches(stream, settings.index_batch_size, settings.index_batch_seconds) as batches:
-            while events := await batches.next():
-                await handle(events)
-                await batches.ack(events)
+        await handle_in_batches(stream, settings.index_batch_size, settings.index_batch_seconds, handle)
 
     async def handle(events: list[Any]) -> None:
         t0 = time.perf_counter()

@@ -117,3 +117,24 @@ def test_outside_the_block_is_an_error() -> None:
         await EventBatches(FakeStream(), 1, 0.0).next()
     with pytest.raises(RuntimeError, match="async with"):
         run(go())
+
+
+def test_handle_in_batches_acks_a_batch_only_after_it_is_handled() -> None:
+    from streams.batches import handle_in_batches
+
+    async def go() -> FakeStream:
+        s = FakeStream()
+        for ev in (1, 2, 3, 4, 5, END):
+            s.feed.put_nowait(ev)
+        seen: list[list[int]] = []
+
+        async def handle(events: list[int]) -> None:
+            if 5 in events:
+                raise RuntimeError("tagger crashed")
+            seen.append(list(events))
+            assert not set(events) & set(s.acked)     # not acked before handling
+        with pytest.raises(RuntimeError, match="tagger crashed"):
+            await handle_in_batches(s, 2, 0.05, handle)
+        assert seen == [[1, 2], [3, 4]]
+        return s
+    assert run(go()).acked == [1, 2, 3, 4]           # the failed batch stays unacked: re-delivered
