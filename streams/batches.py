@@ -13,6 +13,8 @@ import contextlib
 from types import TracebackType
 from typing import Any, Awaitable, Callable
 
+from streams.acks import HandledAcks
+
 POLL_SECONDS = 0.01     # how often a partial batch looks for more events before its `within` runs out
 
 
@@ -20,13 +22,16 @@ class EventBatches:
     """`async with EventBatches(stream, size, within) as batches: while events := await batches.next(): ...;
     await batches.ack(events)`. `next()` returns [] once the stream has ended."""
 
-    def __init__(self, stream: Any, size: int, within: float) -> None:
+    def __init__(self, stream: Any, size: int, within: float, acks: HandledAcks | None = None) -> None:
         self.source = stream.noack()
+        self.acks = acks
         self.size, self.within = max(1, int(size)), max(0.0, float(within))
         self.queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=2 * self.size)
         self.pump: asyncio.Future[None] | None = None
 
     async def __aenter__(self) -> EventBatches:
+        if self.acks is not None:
+            self.acks.install(getattr(getattr(self.source, "app", None), "consumer", None))
         self.pump = asyncio.ensure_future(self._fill())
         return self
 
@@ -43,7 +48,10 @@ class EventBatches:
 
     async def ack(self, events: list[Any]) -> None:
         for event in events:
-            await self.source.ack(event)
+            if self.acks is not None:
+                await self.acks.ack(self.source, event)
+            else:
+                await self.source.ack(event)
 
     async def next(self) -> list[Any]:
         first = await self._first()
@@ -85,9 +93,9 @@ class EventBatches:
 
 
 async def handle_in_batches(stream: Any, size: int, within: float,
-                            handle: Callable[[list[Any]], Awaitable[None]]) -> None:
+                            handle: Callable[[list[Any]], Awaitable[None]], acks: HandledAcks | None = None) -> None:
     """An agent's loop: each batch is handled, then acked; an exception or a stop in `handle` leaves it unacked."""
-    async with EventBatches(stream, size, within) as batches:
+    async with EventBatches(stream, size, within, acks) as batches:
         while events := await batches.next():
             await handle(events)
             await batches.ack(events)

@@ -2,11 +2,12 @@
 composition root (settings, metrics, the Faust app and the topic objects)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import faust
 
+from streams.acks import HandledAcks
 from streams.config import Settings
 from streams.metrics import Metrics
 
@@ -22,3 +23,4 @@ class StageContext:
     deadletter: Any
     alerts: Any
     incidents: Any = None     # the incidents topic (None: the spikes stage opens it itself)
+    acks: HandledAcks = field(default_factory=HandledAcks)   # agents ack through it: only handled offsets commit

@@ -127,11 +127,12 @@ class _Enricher:
 
 def register(ctx: StageContext) -> Any:
     enricher = _Enricher(ctx)
+    ctx.acks.watch(ctx.raw, "enrich_news")
 
     @ctx.app.agent(ctx.raw, name="enrich_news")
     async def enrich_news(stream: Any) -> None:
         # each event is acked only after its batch is handled: a stop or crash mid-batch re-delivers it
         await handle_in_batches(stream, ctx.settings.enrich_batch_size, ctx.settings.enrich_batch_seconds,
-                                enricher.handle)
+                                enricher.handle, ctx.acks)
 
     return enrich_news

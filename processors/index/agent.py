@@ -22,11 +22,12 @@ def register(ctx: StageContext) -> Any:
     settings, metrics = ctx.settings, ctx.metrics
     target = alias(settings, "news")
     holder: dict[str, BulkWriter] = {}
+    ctx.acks.watch(ctx.enriched, "index_news")
 
     @ctx.app.agent(ctx.enriched, name="index_news")
     async def index_news(stream: Any) -> None:
         # each event is acked only after the bulk request that holds it succeeded (see streams/batches.py)
-        await handle_in_batches(stream, settings.index_batch_size, settings.index_batch_seconds, handle)
+        await handle_in_batches(stream, settings.index_batch_size, settings.index_batch_seconds, handle, ctx.acks)
 
     async def handle(events: list[Any]) -> None:
         t0 = time.perf_counter()

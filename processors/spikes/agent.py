@@ -35,15 +35,17 @@ def register(ctx: StageContext) -> Any:
 def register_counter(ctx: StageContext) -> Any:
     from processors.spikes.keys import count_events
     metrics = ctx.metrics
+    ctx.acks.watch(ctx.enriched, "count_keys")
 
     @ctx.app.agent(ctx.enriched, name="count_keys")
     async def count_keys(stream: Any) -> None:
         # manual acks after the whole fan-out is sent: Faust acks an event in a `finally` even when the worker is
         # stopped halfway through it, which would lose part of the fan-out
         s = stream.noack()
+        ctx.acks.install(ctx.app.consumer)
         async for event in s.events():
             await handle(event)
-            await s.ack(event)
+            await ctx.acks.ack(s, event)
 
     async def handle(event: Any) -> None:
         metrics.items_in.labels(stage=COUNT_STAGE).inc()
@@ -213,12 +215,15 @@ def register_detector(ctx: StageContext) -> Any:
             if tp.topic in counts_topics:
                 detection.revoke(tp.partition)
 
+    ctx.acks.watch(ctx.counts, "detect_spikes")
+
     @app.agent(ctx.counts, name="detect_spikes")
     async def detect_spikes(stream: Any) -> None:
         s = stream.noack()   # acks only after state and alerts are written (see count_keys), in offset order
+        ctx.acks.install(app.consumer)
         async for event in s.events():
             for ready in await detection.on_event(event, _caught_up(app, event)):
-                await s.ack(ready)
+                await ctx.acks.ack(s, ready)
 
     @app.timer(interval=max(1.0, settings.reorder_idle_seconds / 4))
     async def reorder_tick() -> None:

@@ -1,0 +1,82 @@
+"""Handled-only offset commits: consumes the acks Faust's consumer receives, produces offset commits only up to messages
+that every agent watching their topic handled.
+
+Two Faust behaviours let an offset be committed past a message no agent handled:
+- a stream acks, without handing it on, every event it sees while flow control is suspended or whose consumer
+  generation is stale (a rebalance or a stop in progress);
+- the commit's head-gap check (`min(acked) - committed > 1`) lets a gap of exactly one message at the head through.
+A refused ack costs nothing but a re-delivery after the next assignment or restart: sinks are idempotent."""
+from __future__ import annotations
+
+import logging
+import weakref
+from collections import defaultdict
+from typing import Any, Callable, Iterable
+
+log = logging.getLogger(__name__)
+
+
+def head_is_acked(committed: int | None, acked: Iterable[int]) -> bool:
+    """May the offsets acked on a partition be committed from `committed` (the next offset to read) on?
+    False when the message at `committed` is not acked yet. With no committed offset known, Faust decides."""
+    offsets = list(acked)
+    return committed is None or not offsets or min(offsets) <= committed
+
+
+def topic_names(channel: Any) -> tuple[str, ...]:
+    """The topic names a Faust topic (or an agent's stream over one) reads."""
+    channel = getattr(channel, "channel", channel)
+    return tuple(getattr(channel, "topics", ()) or ())
+
+
+class HandledAcks:
+    """`acks.watch(topic, "agent")` at registration; in the agent, `acks.install(app.consumer)` once it runs, then
+    `await acks.ack(stream, event)` after handling. Acks reaching the consumer any other way are refused."""
+
+    def __init__(self) -> None:
+        self.watchers: dict[str, set[str]] = defaultdict(set)
+        self.handled: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
+        self.refused = 0
+        self.held = 0
+        self.consumer: Any = None
+
+    def watch(self, topic: Any, agent: str) -> None:
+        for name in topic_names(topic):
+            self.watchers[name].add(agent)
+
+    async def ack(self, stream: Any, event: Any) -> None:
+        message = event.message
+        self.handled[message] = self.handled.get(message, 0) + 1
+        await stream.ack(event)
+
+    def allows(self, message: Any) -> bool:
+        """Every agent watching the message's topic handled it (or nobody watches that topic)."""
+        needed = len(self.watchers.get(getattr(message, "topic", None), ()))
+        return self.handled.get(message, 0) >= needed
+
+    def install(self, consumer: Any) -> None:
+        """Wrap the consumer's `ack` and `_new_offset`; idempotent per consumer."""
+        if consumer is None or self.consumer is consumer:
+            return
+        self.consumer = consumer
+        consumer.ack = self._guard_ack(consumer, consumer.ack)
+        consumer._new_offset = self._guard_offset(consumer, consumer._new_offset)
+
+    def _guard_ack(self, consumer: Any, original: Callable[[Any], bool]) -> Callable[[Any], bool]:
+        def ack(message: Any) -> bool:
+            if self.allows(message):
+                return original(message)
+            self.refused += 1
+            consumer._unacked_messages.discard(message)    # not waited for at a rebalance: it is re-delivered
+            log.debug("ack refused for unhandled %s@%s (%d refused)", message.tp, message.offset, self.refused)
+            return False
+        return ack
+
+    def _guard_offset(self, consumer: Any, original: Callable[[Any], int | None]) -> Callable[[Any], int | None]:
+        def new_offset(tp: Any) -> int | None:
+            if not consumer._gap.get(tp) and not head_is_acked(consumer._committed_offset.get(tp),
+                                                               consumer._acked.get(tp, ())):
+                self.held += 1
+                return None
+            return original(tp)
+        return new_offset

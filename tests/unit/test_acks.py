@@ -1,0 +1,129 @@
+"""HandledAcks: acks of unhandled messages refused, acks of handled ones passed on once every watcher handled them, a
+one-message gap at the head of a partition's acked offsets never committed."""
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from typing import Any
+
+from faust.types import TP
+from faust.types.tuples import ConsumerMessage
+
+from streams.acks import HandledAcks, head_is_acked
+
+TOPIC = "news.enriched"
+PART = TP(TOPIC, 0)
+
+
+class Topic:
+    topics = (TOPIC,)
+
+
+class Consumer:
+    """The consumer bookkeeping HandledAcks wraps, as Faust's base Consumer keeps it."""
+
+    def __init__(self) -> None:
+        self.acked_messages: list[Any] = []
+        self._unacked_messages: set[Any] = set()
+        self._gap: dict[TP, Any] = defaultdict(list)
+        self._committed_offset: dict[TP, int | None] = {}
+        self._acked: dict[TP, list[int]] = defaultdict(list)
+
+    def ack(self, message: Any) -> bool:
+        self.acked_messages.append(message)
+        self._acked[message.tp].append(message.offset)
+        return True
+
+    def _new_offset(self, tp: TP) -> int | None:
+        acked = sorted(self._acked[tp])
+        return acked[-1] + 1 if acked else None
+
+
+class Event:
+    def __init__(self, message: Any) -> None:
+        self.message = message
+
+
+class Stream:
+    def __init__(self, consumer: Consumer) -> None:
+        self.consumer = consumer
+
+    async def ack(self, event: Event) -> bool:
+        return self.consumer.ack(event.message)
+
+
+def message(offset: int, topic: str = TOPIC) -> ConsumerMessage:
+    return ConsumerMessage(topic, 0, offset, 0.0, 0, [], None, b"{}", None, 2, 2, TP(topic, 0))
+
+
+def guarded(*agents: str) -> tuple[HandledAcks, Consumer]:
+    acks, consumer = HandledAcks(), Consumer()
+    for agent in agents:
+        acks.watch(Topic(), agent)
+    acks.install(consumer)
+    return acks, consumer
+
+
+def test_an_ack_faust_makes_without_the_agent_is_refused_and_not_waited_for() -> None:
+    acks, consumer = guarded("index_news")
+    skipped = message(7)
+    consumer._unacked_messages.add(skipped)
+    assert consumer.ack(skipped) is False
+    assert consumer.acked_messages == [] and skipped not in consumer._unacked_messages
+    assert acks.refused == 1
+
+
+def test_a_handled_event_is_acked() -> None:
+    acks, consumer = guarded("index_news")
+    m = message(3)
+    asyncio.run(acks.ack(Stream(consumer), Event(m)))
+    assert consumer.acked_messages == [m] and acks.refused == 0
+
+
+def test_a_topic_two_agents_read_is_acked_only_once_both_handled_it() -> None:
+    acks, consumer = guarded("index_news", "count_keys")
+    m = message(3)
+    assert consumer.ack(m) is False                  # the first stream's ack reached the consumer: refused
+    acks.handled[m] = 1
+    assert consumer.ack(m) is False                  # one of two handled it
+    acks.handled[m] = 2
+    assert consumer.ack(m) is True
+
+
+def test_topics_nobody_watches_pass_through() -> None:
+    _, consumer = guarded("index_news")
+    m = message(1, topic="surgewatch-spike-state-changelog")
+    assert consumer.ack(m) is True
+
+
+def test_install_is_idempotent_per_consumer() -> None:
+    acks, consumer = guarded("index_news")
+    acks.install(consumer)
+    skipped = message(2)
+    consumer.ack(skipped)
+    assert acks.refused == 1                         # one wrapper, not two
+
+
+def test_the_commit_waits_for_the_head_of_the_partition() -> None:
+    acks, consumer = guarded("index_news")
+    consumer._committed_offset[PART] = 10
+    consumer._acked[PART] = [11, 12]                 # 10 is not acked: Faust's own check lets this through
+    assert consumer._new_offset(PART) is None and acks.held == 1
+    consumer._acked[PART] = [10, 11, 12]
+    assert consumer._new_offset(PART) == 13
+
+
+def test_a_known_offset_gap_is_left_to_faust() -> None:
+    _, consumer = guarded("index_news")
+    consumer._committed_offset[PART] = 10
+    consumer._acked[PART] = [12]
+    consumer._gap[PART] = [(10, 12)]
+    assert consumer._new_offset(PART) == 13
+
+
+def test_head_is_acked() -> None:
+    assert head_is_acked(None, [5])                  # nothing committed known yet: Faust decides
+    assert head_is_acked(4, [])
+    assert head_is_acked(4, [4, 5])
+    assert head_is_acked(4, [3, 5])                  # an old ack below the committed offset
+    assert not head_is_acked(4, [5, 6])
