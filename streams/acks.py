@@ -68,7 +68,9 @@ class HandledAcks:
                 return original(message)
             self.refused += 1
             consumer._unacked_messages.discard(message)    # not waited for at a rebalance: it is re-delivered
-            log.debug("ack refused for unhandled %s@%s (%d refused)", message.tp, message.offset, self.refused)
+            if _power_of_two(self.refused):
+                log.info("ack refused for unhandled %s@%s (%d refused so far)", message.tp, message.offset,
+                         self.refused)
             return False
         return ack
 
@@ -77,6 +79,14 @@ class HandledAcks:
             if not consumer._gap.get(tp) and not head_is_acked(consumer._committed_offset.get(tp),
                                                                consumer._acked.get(tp, ())):
                 self.held += 1
+                if _power_of_two(self.held):
+                    log.info("commit of %s held: offset %s not acked yet (%d held so far)", tp,
+                             consumer._committed_offset.get(tp), self.held)
                 return None
             return original(tp)
         return new_offset
+
+
+def _power_of_two(n: int) -> bool:
+    """Log the 1st, 2nd, 4th, 8th... occurrence: rare events stay visible, a burst at a rebalance does not flood."""
+    return n > 0 and n & (n - 1) == 0
