@@ -5,7 +5,9 @@ Two Faust behaviours let an offset be committed past a message no agent handled:
 - a stream acks, without handing it on, every event it sees while flow control is suspended or whose consumer
   generation is stale (a rebalance or a stop in progress);
 - the commit's head-gap check (`min(acked) - committed > 1`) lets a gap of exactly one message at the head through.
-A refused ack costs nothing but a re-delivery after the next assignment or restart: sinks are idempotent."""
+A refused ack costs nothing but a re-delivery after the next assignment or restart: sinks are idempotent. Offsets that
+were handled but whose acks a revoke dropped (Faust clears a partition's acks on revoke) are remembered here, so a
+retained partition's head is not held for them."""
 from __future__ import annotations
 
 import logging
@@ -23,6 +25,13 @@ def head_is_acked(committed: int | None, acked: Iterable[int]) -> bool:
     return committed is None or not offsets or min(offsets) <= committed
 
 
+def restorable(committed: int, acked: Iterable[int], done: set[int]) -> list[int]:
+    """The offsets from `committed` up to the first acked one, when every one of them was handled (their acks were
+    dropped by a revoke before they reached a commit); [] when any of them was not."""
+    gap = range(committed, min(acked))
+    return list(gap) if all(o in done for o in gap) else []
+
+
 def topic_names(channel: Any) -> tuple[str, ...]:
     """The topic names a Faust topic (or an agent's stream over one) reads."""
     channel = getattr(channel, "channel", channel)
@@ -36,6 +45,7 @@ class HandledAcks:
     def __init__(self) -> None:
         self.watchers: dict[str, set[str]] = defaultdict(set)
         self.handled: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
+        self.done: dict[Any, set[int]] = defaultdict(set)   # per partition: offsets handled, not yet committed
         self.refused = 0
         self.held = 0
         self.consumer: Any = None
@@ -65,6 +75,7 @@ class HandledAcks:
     def _guard_ack(self, consumer: Any, original: Callable[[Any], bool]) -> Callable[[Any], bool]:
         def ack(message: Any) -> bool:
             if self.allows(message):
+                self.done[message.tp].add(message.offset)
                 return original(message)
             self.refused += 1
             consumer._unacked_messages.discard(message)    # not waited for at a rebalance: it is re-delivered
@@ -76,8 +87,14 @@ class HandledAcks:
 
     def _guard_offset(self, consumer: Any, original: Callable[[Any], int | None]) -> Callable[[Any], int | None]:
         def new_offset(tp: Any) -> int | None:
-            if not consumer._gap.get(tp) and not head_is_acked(consumer._committed_offset.get(tp),
-                                                               consumer._acked.get(tp, ())):
+            committed, acked = consumer._committed_offset.get(tp), consumer._acked.get(tp, [])
+            if committed is not None:
+                self.done[tp] = {o for o in self.done.get(tp, ()) if o >= committed}
+            if not consumer._gap.get(tp) and not head_is_acked(committed, acked):
+                handled = restorable(committed, acked, self.done[tp])
+                if handled:
+                    acked.extend(handled)     # handled before a revoke cleared their acks: committable again
+                    return original(tp)
                 self.held += 1
                 if _power_of_two(self.held):
                     log.info("commit of %s held: offset %s not acked yet (%d held so far)", tp,

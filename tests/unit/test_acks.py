@@ -9,7 +9,7 @@ from typing import Any
 from faust.types import TP
 from faust.types.tuples import ConsumerMessage
 
-from streams.acks import HandledAcks, head_is_acked
+from streams.acks import HandledAcks, head_is_acked, restorable
 
 TOPIC = "news.enriched"
 PART = TP(TOPIC, 0)
@@ -113,6 +113,32 @@ def test_the_commit_waits_for_the_head_of_the_partition() -> None:
     assert consumer._new_offset(PART) == 13
 
 
+def test_a_head_handled_before_a_revoke_dropped_its_ack_is_committed() -> None:
+    acks, consumer = guarded("index_news")
+    for offset in (10, 11):
+        asyncio.run(acks.ack(Stream(consumer), Event(message(offset))))
+    consumer._acked[PART] = []                       # the revoke cleared them; the partition stays here
+    consumer._committed_offset[PART] = 10
+    asyncio.run(acks.ack(Stream(consumer), Event(message(12))))
+    assert consumer._new_offset(PART) == 13 and acks.held == 0
+
+
+def test_a_head_never_handled_stays_held_while_later_ones_are_handled() -> None:
+    acks, consumer = guarded("index_news")
+    consumer._committed_offset[PART] = 10
+    asyncio.run(acks.ack(Stream(consumer), Event(message(11))))
+    assert consumer._new_offset(PART) is None and acks.held == 1
+
+
+def test_handled_offsets_below_the_committed_one_are_forgotten() -> None:
+    acks, consumer = guarded("index_news")
+    for offset in (3, 4, 5):
+        asyncio.run(acks.ack(Stream(consumer), Event(message(offset))))
+    consumer._committed_offset[PART] = 5
+    consumer._new_offset(PART)
+    assert acks.done[PART] == {5}
+
+
 def test_a_known_offset_gap_is_left_to_faust() -> None:
     _, consumer = guarded("index_news")
     consumer._committed_offset[PART] = 10
@@ -127,3 +153,8 @@ def test_head_is_acked() -> None:
     assert head_is_acked(4, [4, 5])
     assert head_is_acked(4, [3, 5])                  # an old ack below the committed offset
     assert not head_is_acked(4, [5, 6])
+
+
+def test_restorable() -> None:
+    assert restorable(4, [7], {4, 5, 6}) == [4, 5, 6]
+    assert restorable(4, [7], {4, 6}) == []          # 5 was never handled
