@@ -79,7 +79,7 @@ class HandledAcks:
                 return original(message)
             self.refused += 1
             consumer._unacked_messages.discard(message)    # not waited for at a rebalance: it is re-delivered
-            if _power_of_two(self.refused):
+            if power_of_two(self.refused):
                 log.info("ack refused for unhandled %s@%s (%d refused so far)", message.tp, message.offset,
                          self.refused)
             return False
@@ -96,7 +96,7 @@ class HandledAcks:
                     acked.extend(handled)     # handled before a revoke cleared their acks: committable again
                     return original(tp)
                 self.held += 1
-                if _power_of_two(self.held):
+                if power_of_two(self.held):
                     log.info("commit of %s held: offset %s not acked yet (%d held so far)", tp,
                              consumer._committed_offset.get(tp), self.held)
                 return None
@@ -104,6 +104,6 @@ class HandledAcks:
         return new_offset
 
 
-def _power_of_two(n: int) -> bool:
+def power_of_two(n: int) -> bool:
     """Log the 1st, 2nd, 4th, 8th... occurrence: rare events stay visible, a burst at a rebalance does not flood."""
     return n > 0 and n & (n - 1) == 0

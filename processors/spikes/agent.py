@@ -3,6 +3,7 @@ detect_spikes consumes news.counts, keeps detector state in a Faust table and pr
 index and Incident revisions on `incidents` + incidents index."""
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from typing import Any
@@ -11,6 +12,8 @@ import faust
 
 from sinks.elasticsearch import BulkWriter, alias, async_client
 from streams import topics
+from streams.acks import power_of_two as _power_of_two
+from streams.backlog import GroupBacklog
 from streams.codec import decode, encode
 from streams.deadletter import send_dead_letter
 from streams.records import Alert, CountEvent, EnrichedItem, Incident, InvalidItem, parse_time
@@ -23,6 +26,7 @@ log = logging.getLogger(__name__)
 STAGE = "spikes"
 COUNT_STAGE = "count"
 COMPACT_EVERY_SECONDS = 600.0
+BACKLOG_PROBE_SECONDS = 2.0   # how often the detector's worker asks which lanes still have input upstream
 TICK_KEY = b"__tick__"      # wake-up messages on news.counts (no count; releases held events of idle partitions)
 
 
@@ -86,6 +90,9 @@ class Detection:
         self._processor: Any = None
         self._writer: BulkWriter | None = None
         self.last_compact = time.monotonic()
+        self.busy: frozenset[int] = frozenset()   # lanes with input waiting upstream (never idle; see reorder.py)
+        self.released_past_idle = 0
+        self.probe_failures = 0
 
     def processor(self) -> Any:
         from processors.spikes.processor import SpikeProcessor
@@ -109,6 +116,11 @@ class Detection:
             buf.expect(range(self.settings.topic_partitions))
         return buf
 
+    def probe_failed(self, exc: Exception) -> None:
+        self.probe_failures += 1
+        if _power_of_two(self.probe_failures):
+            log.warning("upstream backlog probe failed (%d times so far): %s", self.probe_failures, exc)
+
     def revoke(self, partition: int) -> None:
         """Held events of a revoked partition stay un-acked: its next owner (maybe this worker) gets them again."""
         self.buffers.pop(partition, None)
@@ -130,11 +142,23 @@ class Detection:
                          tiebreak=ce.item_id)
         # a held event is handled while another event of the same counts partition is current, so table writes go
         # to the right changelog partition; idle partitions stop holding the others back only without backlog
-        for held, held_ce in buf.pop_ready(caught_up):
+        ready = buf.pop_ready(caught_up, self.busy)
+        if ready:
+            self.note_idle(buf, caught_up, len(ready))
+        for held, held_ce in ready:
             await self.detect(held, held_ce)
             acks.done(held.message.offset)
         self.metrics.reorder_buffered.set(sum(len(b) for b in self.buffers.values()))
         return list(acks.pop_ackable())
+
+    def note_idle(self, buf: EventTimeReorderer, caught_up: bool, n: int) -> None:
+        """Log (1st, 2nd, 4th... time) a release that did not wait for idle lanes: their later items come late."""
+        idle = buf.idle_lanes(caught_up, self.busy)
+        if idle:
+            self.released_past_idle += 1
+            if _power_of_two(self.released_past_idle):
+                log.info("released %d count events past idle lanes %s (busy upstream: %s; %d such releases)",
+                         n, sorted(idle, key=str), sorted(self.busy), self.released_past_idle)
 
     async def decode_count(self, event: Any) -> CountEvent | None:
         try:
@@ -153,6 +177,9 @@ class Detection:
         alerts = list(proc.process(ce))
         if proc.late_events > late_before:
             self.metrics.late_events.inc(proc.late_events - late_before)
+            if _power_of_two(proc.late_events):
+                log.info("%d count events older than the allowed lateness ignored so far (latest: %s at %s)",
+                         proc.late_events, ce.key, ce.published_at)
         alerts.extend(proc.tick(parse_time(ce.published_at)))
         if time.monotonic() - self.last_compact > COMPACT_EVERY_SECONDS:
             # table writes must happen while handling an event (Faust routes them to its changelog partition)
@@ -224,6 +251,17 @@ def register_detector(ctx: StageContext) -> Any:
         async for event in s.events():
             for ready in await detection.on_event(event, _caught_up(app, event)):
                 await ctx.acks.ack(s, ready)
+
+    backlog = GroupBacklog(settings)
+
+    @app.timer(interval=BACKLOG_PROBE_SECONDS)
+    async def probe_backlog() -> None:
+        # only the worker holding detector partitions needs it; a failed probe keeps the last answer
+        if detection.buffers:
+            try:
+                detection.busy = await asyncio.to_thread(backlog.probe)
+            except Exception as exc:  # noqa: BLE001 - the broker may be away; idleness then goes by time alone
+                detection.probe_failed(exc)
 
     @app.timer(interval=max(1.0, settings.reorder_idle_seconds / 4))
     async def reorder_tick() -> None:

@@ -9,7 +9,8 @@ on half-filled buckets. The watermark is the minimum over lanes of the newest ev
 delivered (the usual low-watermark of stream processors). A lane that has delivered nothing for `idle_seconds`
 of wall time stops holding it back (an idle partition must not stall the detector), but only while the reader is
 caught up with its own input: a reader working through a backlog cannot tell a silent lane from one whose items
-are further down the backlog."""
+are further down the backlog. Nor is a lane idle while its upstream partition holds input not yet processed (a
+worker killed, not yet replaced): the caller passes those lanes as `busy`."""
 from __future__ import annotations
 
 import heapq
@@ -17,7 +18,7 @@ import itertools
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Hashable, Iterable, List, Tuple
+from typing import AbstractSet, Any, Callable, Dict, Hashable, Iterable, List, Tuple
 
 
 @dataclass
@@ -53,17 +54,26 @@ class EventTimeReorderer:
         st.last_seen = self.clock()
         heapq.heappush(self._heap, (event_time, tiebreak, next(self._seq), item))
 
-    def watermark(self, caught_up: bool = True) -> float:
+    def watermark(self, caught_up: bool = True, busy: AbstractSet[Hashable] = frozenset()) -> float:
         """Lowest newest-event-time over the lanes that are not idle (+inf when every lane is idle); with
-        `caught_up=False` (the reader has a backlog) no lane counts as idle."""
+        `caught_up=False` (the reader has a backlog) no lane counts as idle, and a lane in `busy` (input waiting
+        upstream of it) never does."""
         now = self.clock()
-        active = [st.newest for st in self.lanes.values()
-                  if not caught_up or now - st.last_seen <= self.idle_seconds]
+        active = [st.newest for lane, st in self.lanes.items()
+                  if not caught_up or lane in busy or now - st.last_seen <= self.idle_seconds]
         return min(active) if active else math.inf
 
-    def pop_ready(self, caught_up: bool = True) -> List[Any]:
+    def idle_lanes(self, caught_up: bool = True, busy: AbstractSet[Hashable] = frozenset()) -> List[Hashable]:
+        """The lanes not holding the watermark back now for being idle."""
+        if not caught_up:
+            return []
+        now = self.clock()
+        return [lane for lane, st in self.lanes.items()
+                if lane not in busy and now - st.last_seen > self.idle_seconds]
+
+    def pop_ready(self, caught_up: bool = True, busy: AbstractSet[Hashable] = frozenset()) -> List[Any]:
         """Items whose event time is at or below the watermark, oldest first (ties by tiebreak, then arrival)."""
-        wm = self.watermark(caught_up)
+        wm = self.watermark(caught_up, busy)
         out: List[Any] = []
         while self._heap and self._heap[0][0] <= wm:
             out.append(heapq.heappop(self._heap)[3])

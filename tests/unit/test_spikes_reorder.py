@@ -72,6 +72,25 @@ def test_no_lane_counts_as_idle_while_the_reader_works_through_a_backlog() -> No
     assert r.pop_ready(caught_up=True) == ["x"]
 
 
+def test_a_lane_with_input_waiting_upstream_is_never_idle() -> None:
+    # a worker killed mid-stream: its lane falls silent while its news.raw partition fills up; releasing the other
+    # lanes past it would make its items late (or too late) once a new owner catches up
+    clock = FakeClock()
+    r = EventTimeReorderer(idle_seconds=10, clock=clock)
+    r.expect([0, 1])
+    r.push(0, 50.0, "x")
+    r.push(1, 20.0, "y")
+    assert r.pop_ready() == ["y"]
+    clock.t += 60
+    assert r.pop_ready(caught_up=True, busy={1}) == []
+    assert r.idle_lanes(caught_up=True, busy={1}) == [0]
+    r.push(1, 45.0, "z")
+    assert r.pop_ready(caught_up=True, busy={1}) == ["z"]
+    clock.t += 60
+    assert r.idle_lanes(caught_up=True, busy=set()) == [0, 1]
+    assert r.pop_ready(caught_up=True, busy=set()) == ["x"]
+
+
 def test_a_late_item_behind_the_watermark_is_released_at_once() -> None:
     clock = FakeClock()
     r = EventTimeReorderer(idle_seconds=10, clock=clock)
