@@ -92,6 +92,7 @@ class Detection:
         self.last_compact = time.monotonic()
         self.busy: frozenset[int] = frozenset()   # lanes with input waiting upstream (never idle; see reorder.py)
         self.released_past_idle = 0
+        self.waited_for_busy = 0
         self.probe_failures = 0
 
     def processor(self) -> Any:
@@ -143,8 +144,7 @@ class Detection:
         # a held event is handled while another event of the same counts partition is current, so table writes go
         # to the right changelog partition; idle partitions stop holding the others back only without backlog
         ready = buf.pop_ready(caught_up, self.busy)
-        if ready:
-            self.note_idle(buf, caught_up, len(ready))
+        self.note_idle(buf, caught_up, len(ready))
         for held, held_ce in ready:
             await self.detect(held, held_ce)
             acks.done(held.message.offset)
@@ -152,13 +152,22 @@ class Detection:
         return list(acks.pop_ackable())
 
     def note_idle(self, buf: EventTimeReorderer, caught_up: bool, n: int) -> None:
-        """Log (1st, 2nd, 4th... time) a release that did not wait for idle lanes: their later items come late."""
-        idle = buf.idle_lanes(caught_up, self.busy)
-        if idle:
-            self.released_past_idle += 1
-            if _power_of_two(self.released_past_idle):
-                log.info("released %d count events past idle lanes %s (busy upstream: %s; %d such releases)",
-                         n, sorted(idle, key=str), sorted(self.busy), self.released_past_idle)
+        """Log (1st, 2nd, 4th... time) a release that did not wait for idle lanes (their later items come late), and
+        a silent lane waited for because its input is still upstream (a worker killed, not yet replaced)."""
+        if n:
+            idle = buf.idle_lanes(caught_up, self.busy)
+            if idle:
+                self.released_past_idle += 1
+                if _power_of_two(self.released_past_idle):
+                    log.info("released %d count events past idle lanes %s (%d such releases)",
+                             n, sorted(idle, key=str), self.released_past_idle)
+        elif len(buf) and self.busy:
+            waited = set(buf.idle_lanes(caught_up)) - set(buf.idle_lanes(caught_up, self.busy))
+            if waited:
+                self.waited_for_busy += 1
+                if _power_of_two(self.waited_for_busy):
+                    log.info("holding %d count events for silent lanes %s: their input is still upstream "
+                             "(%d such waits)", len(buf), sorted(waited, key=str), self.waited_for_busy)
 
     async def decode_count(self, event: Any) -> CountEvent | None:
         try:
@@ -178,7 +187,8 @@ class Detection:
         if proc.late_events > late_before:
             self.metrics.late_events.inc(proc.late_events - late_before)
             if _power_of_two(proc.late_events):
-                log.info("%d count events older than the allowed lateness ignored so far (latest: %s at %s)",
+                log.info("%d count events older than the allowed lateness skipped so far, re-deliveries of counted "
+                         "ones included (latest: %s at %s)",
                          proc.late_events, ce.key, ce.published_at)
         alerts.extend(proc.tick(parse_time(ce.published_at)))
         if time.monotonic() - self.last_compact > COMPACT_EVERY_SECONDS:
