@@ -287,6 +287,26 @@ def read_topic(settings: Settings, base: str) -> List[Any]:
         consumer.close()
 
 
+def lanes_out_of_order(settings: Settings) -> Dict[int, int]:
+    """Per news.enriched partition, first deliveries of an item that came behind the partition's newest event time
+    (re-deliveries of an item already there are not counted): what makes the detector's counts late. An in-order
+    run has none."""
+    from streams.records import parse_time
+    out: Dict[int, int] = {}
+    newest: Dict[int, float] = {}
+    seen: Set[str] = set()
+    for m in read_topic(settings, topics.ENRICHED):
+        d = json.loads(m.value)
+        if d["id"] in seen:
+            continue
+        seen.add(d["id"])
+        t = parse_time(d["published_at"]).timestamp()
+        if t < newest.get(m.partition, t):
+            out[m.partition] = out.get(m.partition, 0) + 1
+        newest[m.partition] = max(newest.get(m.partition, t), t)
+    return out
+
+
 def dead_letters(settings: Settings) -> Tuple[List[Any], Dict[str, Set[str]]]:
     """Every DeadLetter on the topic, and the reasons given per payload."""
     from streams.records import DeadLetter
@@ -328,6 +348,7 @@ def ledger_summary(pipe: Pipeline, ledger: Ledger, reference: Reference) -> Dict
         "alerts_expected": len(ref), "missing_alerts": sorted(ref - live)[:20], "extra_alerts": sorted(live - ref)[:20],
         "n_missing_alerts": len(ref - live), "n_extra_alerts": len(live - ref),
         "fired_twice": len(firing_ids) - len(set(firing_ids)),
+        "enriched_out_of_order": lanes_out_of_order(ns),
         "worker_exits": pipe.exits,
         "code_changed_since_reference": code_digest() != reference.digest,
         "feeder_resent_chunks": pipe.feeder.resent_chunks if pipe.feeder else 0,
