@@ -90,7 +90,8 @@ class HandledAcks:
             fresh = never_committed(committed, self.watchers)
             if fresh:
                 log.info("seeking %s to their beginning: no offset committed yet", sorted(map(str, fresh)))
-                await consumer.seek_to_beginning(*fresh)
+                for tp in fresh:   # offset 0 below a partition's log start resets to its earliest offset
+                    await consumer.seek(tp, 0)
             return committed
         return seek_to_committed
 

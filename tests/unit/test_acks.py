@@ -41,8 +41,8 @@ class Consumer:
     async def seek_to_committed(self) -> dict[TP, int | None]:
         return {}
 
-    async def seek_to_beginning(self, *partitions: TP) -> None:
-        raise AssertionError(f"nothing to seek: {partitions}")
+    async def seek(self, partition: TP, offset: int) -> None:
+        raise AssertionError(f"nothing to seek: {partition} -> {offset}")
 
 
 class Event:
@@ -168,18 +168,18 @@ def test_restorable() -> None:
 
 class SeekingConsumer(Consumer):
     """Faust's consumer seeks after an assignment: `seek_to_committed` (aiokafka moves only partitions with an offset
-    committed above 0), then the guard's `seek_to_beginning` for the others."""
+    committed above 0), then the guard's `seek(tp, 0)` for the others."""
 
     def __init__(self, committed: dict[TP, int | None]) -> None:
         super().__init__()
         self.committed_now = committed
-        self.to_beginning: list[TP] = []
+        self.sought: list[tuple[TP, int]] = []
 
     async def seek_to_committed(self) -> dict[TP, int | None]:
         return dict(self.committed_now)
 
-    async def seek_to_beginning(self, *partitions: TP) -> None:
-        self.to_beginning.extend(partitions)
+    async def seek(self, partition: TP, offset: int) -> None:
+        self.sought.append((partition, offset))
 
 
 def test_partitions_with_nothing_committed_are_read_again_from_their_beginning_after_an_assignment() -> None:
@@ -191,7 +191,7 @@ def test_partitions_with_nothing_committed_are_read_again_from_their_beginning_a
     acks.install(consumer)
     committed = asyncio.run(consumer.seek_to_committed())
     assert committed[raw2] == 48
-    assert consumer.to_beginning == [raw0, raw1]
+    assert consumer.sought == [(raw0, 0), (raw1, 0)]
 
 
 def test_nothing_is_sought_when_every_watched_partition_has_a_committed_offset() -> None:
@@ -199,4 +199,14 @@ def test_nothing_is_sought_when_every_watched_partition_has_a_committed_offset()
     acks.watch(Topic(), "index_news")
     acks.install(consumer)
     asyncio.run(consumer.seek_to_committed())
-    assert consumer.to_beginning == []
+    assert consumer.sought == []
+
+
+def test_the_guard_wraps_methods_faust_s_kafka_consumer_has() -> None:
+    # the fakes above stand in for faust.transport.drivers.aiokafka.Consumer: they must not call what it lacks
+    import inspect
+
+    from faust.transport.drivers.aiokafka import Consumer as FaustConsumer
+    for name in ("ack", "_new_offset", "seek_to_committed", "seek"):
+        assert callable(getattr(FaustConsumer, name, None)), name
+    assert list(inspect.signature(FaustConsumer.seek).parameters) == ["self", "partition", "offset"]
