@@ -7,13 +7,7 @@ Two Faust behaviours let an offset be committed past a message no agent handled:
 - the commit's head-gap check (`min(acked) - committed > 1`) lets a gap of exactly one message at the head through.
 A refused ack costs nothing but a re-delivery after the next assignment or restart: sinks are idempotent. Offsets that
 were handled but whose acks a revoke dropped (Faust clears a partition's acks on revoke) are remembered here, so a
-retained partition's head is not held for them.
-
-And one gap in the re-delivery itself: after a rebalance Faust drops the messages its streams had buffered and seeks
-every partition to its committed offset -- but aiokafka's `seek_to_committed` leaves a partition with no offset
-committed yet (or 0) where its fetcher was. The buffered messages of a retained partition are then skipped until
-the next assignment, and come back hours of event time behind their partition. The guard seeks those partitions to
-their beginning."""
+retained partition's head is not held for them."""
 from __future__ import annotations
 
 import logging
@@ -36,11 +30,6 @@ def restorable(committed: int, acked: Iterable[int], done: set[int]) -> list[int
     dropped by a revoke before they reached a commit); [] when any of them was not."""
     gap = range(committed, min(acked))
     return list(gap) if all(o in done for o in gap) else []
-
-
-def never_committed(committed: Any, watched: Any) -> list[Any]:
-    """The partitions of watched topics with no offset committed (None, or 0: the beginning)."""
-    return [tp for tp, offset in committed.items() if tp.topic in watched and not offset]
 
 
 def topic_names(channel: Any) -> tuple[str, ...]:
@@ -82,18 +71,6 @@ class HandledAcks:
         self.consumer = consumer
         consumer.ack = self._guard_ack(consumer, consumer.ack)
         consumer._new_offset = self._guard_offset(consumer, consumer._new_offset)
-        consumer.seek_to_committed = self._guard_seek(consumer, consumer.seek_to_committed)
-
-    def _guard_seek(self, consumer: Any, original: Callable[[], Any]) -> Callable[[], Any]:
-        async def seek_to_committed() -> Any:
-            committed = await original()
-            fresh = never_committed(committed, self.watchers)
-            if fresh:
-                log.info("seeking %s to their beginning: no offset committed yet", sorted(map(str, fresh)))
-                for tp in fresh:   # offset 0 below a partition's log start resets to its earliest offset
-                    await consumer.seek(tp, 0)
-            return committed
-        return seek_to_committed
 
     def _guard_ack(self, consumer: Any, original: Callable[[Any], bool]) -> Callable[[Any], bool]:
         def ack(message: Any) -> bool:

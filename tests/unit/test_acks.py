@@ -38,12 +38,6 @@ class Consumer:
         acked = sorted(self._acked[tp])
         return acked[-1] + 1 if acked else None
 
-    async def seek_to_committed(self) -> dict[TP, int | None]:
-        return {}
-
-    async def seek(self, partition: TP, offset: int) -> None:
-        raise AssertionError(f"nothing to seek: {partition} -> {offset}")
-
 
 class Event:
     def __init__(self, message: Any) -> None:
@@ -166,47 +160,9 @@ def test_restorable() -> None:
     assert restorable(4, [7], {4, 6}) == []          # 5 was never handled
 
 
-class SeekingConsumer(Consumer):
-    """Faust's consumer seeks after an assignment: `seek_to_committed` (aiokafka moves only partitions with an offset
-    committed above 0), then the guard's `seek(tp, 0)` for the others."""
-
-    def __init__(self, committed: dict[TP, int | None]) -> None:
-        super().__init__()
-        self.committed_now = committed
-        self.sought: list[tuple[TP, int]] = []
-
-    async def seek_to_committed(self) -> dict[TP, int | None]:
-        return dict(self.committed_now)
-
-    async def seek(self, partition: TP, offset: int) -> None:
-        self.sought.append((partition, offset))
-
-
-def test_partitions_with_nothing_committed_are_read_again_from_their_beginning_after_an_assignment() -> None:
-    # a retained partition without a committed offset kept its fetch position: the messages its stream had buffered
-    # before the rebalance were dropped, and came back only at the next assignment, far behind their partition
-    raw0, raw1, raw2, changelog = TP(TOPIC, 0), TP(TOPIC, 1), TP(TOPIC, 2), TP("spike-state-changelog", 0)
-    acks, consumer = HandledAcks(), SeekingConsumer({raw0: None, raw1: 0, raw2: 48, changelog: None})
-    acks.watch(Topic(), "index_news")
-    acks.install(consumer)
-    committed = asyncio.run(consumer.seek_to_committed())
-    assert committed[raw2] == 48
-    assert consumer.sought == [(raw0, 0), (raw1, 0)]
-
-
-def test_nothing_is_sought_when_every_watched_partition_has_a_committed_offset() -> None:
-    acks, consumer = HandledAcks(), SeekingConsumer({PART: 7})
-    acks.watch(Topic(), "index_news")
-    acks.install(consumer)
-    asyncio.run(consumer.seek_to_committed())
-    assert consumer.sought == []
-
-
 def test_the_guard_wraps_methods_faust_s_kafka_consumer_has() -> None:
-    # the fakes above stand in for faust.transport.drivers.aiokafka.Consumer: they must not call what it lacks
-    import inspect
-
+    # the fake Consumer above stands in for faust.transport.drivers.aiokafka.Consumer: it must not differ in what the
+    # guard wraps
     from faust.transport.drivers.aiokafka import Consumer as FaustConsumer
-    for name in ("ack", "_new_offset", "seek_to_committed", "seek"):
+    for name in ("ack", "_new_offset"):
         assert callable(getattr(FaustConsumer, name, None)), name
-    assert list(inspect.signature(FaustConsumer.seek).parameters) == ["self", "partition", "offset"]
