@@ -7,7 +7,11 @@ Two Faust behaviours let an offset be committed past a message no agent handled:
 - the commit's head-gap check (`min(acked) - committed > 1`) lets a gap of exactly one message at the head through.
 A refused ack costs nothing but a re-delivery after the next assignment or restart: sinks are idempotent. Offsets that
 were handled but whose acks a revoke dropped (Faust clears a partition's acks on revoke) are remembered here, so a
-retained partition's head is not held for them."""
+retained partition's head is not held for them.
+
+A message Faust's fetcher passes over on its way to the streams (its read offset runs ahead of a seek when a batch
+fetched before a rebalance lands after it) is never handed on, and its partition's commit is held at it for good:
+`rewind_skipped` finds such heads, seen twice in one generation, and seeks their partitions back to them."""
 from __future__ import annotations
 
 import logging
@@ -32,6 +36,31 @@ def restorable(committed: int, acked: Iterable[int], done: set[int]) -> list[int
     return list(gap) if all(o in done for o in gap) else []
 
 
+def skipped(committed: int | None, acked: Iterable[int], read: int | None, holding: set[int]) -> bool:
+    """Was the message at `committed` (the next offset to commit) passed over? True when the consumer read or acked a
+    later offset while that one is neither acked nor held (handled, tracked by a stream, queued for one)."""
+    if committed is None or committed in holding:
+        return False
+    offsets = set(acked)
+    if committed in offsets:
+        return False
+    return (read is not None and read > committed) or any(o > committed for o in offsets)
+
+
+def holding(consumer: Any, app: Any) -> dict[Any, set[int]]:
+    """Per partition, the offsets of the messages a stream tracks unacked or a channel queue holds."""
+    out: dict[Any, set[int]] = defaultdict(set)
+    for message in list(consumer._unacked_messages):
+        out[message.tp].add(message.offset)
+    for channels in list(app.topics._topic_name_index.values()):
+        for channel in list(channels):
+            for event in list(getattr(getattr(channel, "_queue", None), "_queue", ())):
+                message = getattr(event, "message", None)
+                if message is not None:
+                    out[message.tp].add(message.offset)
+    return out
+
+
 def topic_names(channel: Any) -> tuple[str, ...]:
     """The topic names a Faust topic (or an agent's stream over one) reads."""
     channel = getattr(channel, "channel", channel)
@@ -49,6 +78,8 @@ class HandledAcks:
         self.refused = 0
         self.held = 0
         self.consumer: Any = None
+        self.suspects: dict[Any, tuple[int, int]] = {}   # partition: (generation, head offset) seen passed over
+        self.rewound = 0
 
     def watch(self, topic: Any, agent: str) -> None:
         for name in topic_names(topic):
@@ -102,6 +133,36 @@ class HandledAcks:
                 return None
             return original(tp)
         return new_offset
+
+    def passed_over(self, app: Any) -> dict[Any, int]:
+        """Watched, assigned partitions whose head was passed over: {partition: head offset}. None while the
+        consumer is not running freely (a rebalance in progress suspends the flow and clears the queues)."""
+        consumer = self.consumer
+        if consumer is None or not consumer.flow_active or not app.flow_control.is_active() or app.rebalancing:
+            return {}
+        held, out = holding(consumer, app), {}
+        for tp in consumer.assignment():
+            if tp.topic not in self.watchers:
+                continue
+            committed = consumer._committed_offset.get(tp)
+            if skipped(committed, consumer._acked.get(tp, ()), consumer._read_offset.get(tp),
+                       held.get(tp, set()) | self.done.get(tp, set())):
+                out[tp] = committed
+        return out
+
+    async def rewind_skipped(self, app: Any) -> list[Any]:
+        """Seek back to its head each partition whose head was passed over on two checks running in the same
+        generation (one check could catch a message between the fetcher and the queues); returns those partitions."""
+        found, generation = self.passed_over(app), app.consumer_generation_id
+        confirmed = [tp for tp, head in found.items() if self.suspects.get(tp) == (generation, head)]
+        self.suspects = {tp: (generation, head) for tp, head in found.items() if tp not in confirmed}
+        for tp in confirmed:
+            head, read = found[tp], self.consumer._read_offset.get(tp)
+            await self.consumer.seek_wait({tp: head})
+            self.rewound += 1
+            log.warning("%s@%s was passed over unhandled (read up to %s): sought back to it (%d rewinds so far)",
+                        tp, head, read, self.rewound)
+        return confirmed
 
 
 def power_of_two(n: int) -> bool:

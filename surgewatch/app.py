@@ -8,11 +8,14 @@ from typing import Any
 import faust
 
 from streams import kafka_clients, topics
+from streams.flow import keep_queues_on_resume
 from streams.config import Settings
 from streams.metrics import Metrics
 from streams.stage import StageContext
 
 log = logging.getLogger(__name__)
+
+REWIND_CHECK_SECONDS = 5.0    # how often partition heads are checked for messages the fetcher passed over
 
 
 def build_app(settings: Settings, metrics: Metrics | None = None, stages: frozenset[str] | None = None) -> StageContext:
@@ -42,6 +45,11 @@ def build_app(settings: Settings, metrics: Metrics | None = None, stages: frozen
         logging_config=None,
     )
 
+    @app.on_partitions_revoked.connect
+    async def keep_queues(sender: Any, revoked: Any, **_: Any) -> None:
+        # every rebalance begins with a revoke, before its recovery resumes the flow; the loop runs by then
+        keep_queues_on_resume(sender.flow_control)
+
     def t(base: str, partitions: int) -> Any:
         return app.topic(topics.name(settings, base), key_serializer="raw", value_serializer="raw",
                          partitions=partitions,
@@ -65,4 +73,15 @@ def build_app(settings: Settings, metrics: Metrics | None = None, stages: frozen
     if "spikes" in wanted:
         from processors.spikes.agent import register as register_spikes
         register_spikes(ctx)
+    watch_skipped_heads(ctx)
     return ctx
+
+
+def watch_skipped_heads(ctx: StageContext) -> None:
+    """Every few seconds, partitions whose head Faust's fetcher passed over are sought back to it (streams/acks.py)."""
+    @ctx.app.timer(interval=REWIND_CHECK_SECONDS)
+    async def rewind_skipped_heads() -> None:
+        try:
+            await ctx.acks.rewind_skipped(ctx.app)
+        except Exception as exc:  # noqa: BLE001 - a rebalance may take the partition meanwhile; the next check retries
+            log.info("skipped-head check failed: %s", exc)

@@ -9,7 +9,7 @@ from typing import Any
 from faust.types import TP
 from faust.types.tuples import ConsumerMessage
 
-from streams.acks import HandledAcks, head_is_acked, restorable
+from streams.acks import HandledAcks, head_is_acked, restorable, skipped
 
 TOPIC = "news.enriched"
 PART = TP(TOPIC, 0)
@@ -28,6 +28,16 @@ class Consumer:
         self._gap: dict[TP, Any] = defaultdict(list)
         self._committed_offset: dict[TP, int | None] = {}
         self._acked: dict[TP, list[int]] = defaultdict(list)
+        self._read_offset: dict[TP, int | None] = defaultdict(lambda: None)
+        self.flow_active = True
+        self.sought: list[dict[TP, int]] = []
+
+    def assignment(self) -> set[TP]:
+        return {PART}
+
+    async def seek_wait(self, partitions: dict[TP, int]) -> None:
+        self.sought.append(dict(partitions))
+        self._read_offset.update(partitions)
 
     def ack(self, message: Any) -> bool:
         self.acked_messages.append(message)
@@ -160,9 +170,75 @@ def test_restorable() -> None:
     assert restorable(4, [7], {4, 6}) == []          # 5 was never handled
 
 
+class Queue:
+    def __init__(self, *events: Event) -> None:
+        self._queue = list(events)
+
+
+class Channel:
+    def __init__(self, *events: Event) -> None:
+        self._queue = Queue(*events)
+
+
+class App:
+    """What the skipped-head check reads of Faust's app: flow state, generation, the channels' queues."""
+
+    def __init__(self, *queued: Event) -> None:
+        self.rebalancing = False
+        self.consumer_generation_id = 3
+        self.flow_control = type("Flow", (), {"is_active": lambda _self: True})()
+        self.topics = type("Conductor", (), {"_topic_name_index": {TOPIC: {Channel(*queued)}}})()
+
+
+def test_skipped() -> None:
+    assert skipped(10, [11, 12], None, set())        # later ones acked, the head nowhere
+    assert skipped(10, [], 12, set())                # read past it, nothing acked yet
+    assert not skipped(10, [11], None, {10})         # a stream holds it (or a queue, or it was handled)
+    assert not skipped(10, [10, 11], 11, set())      # acked: the commit goes on
+    assert not skipped(10, [], 10, set())            # just sought there: not read past yet
+    assert not skipped(None, [11], 11, set())        # nothing committed known: nothing to go back to
+
+
+def passed_over_setup(*queued: Event) -> tuple[HandledAcks, Consumer, App]:
+    acks, consumer = guarded("index_news")
+    consumer._committed_offset[PART] = 10
+    consumer._read_offset[PART] = 14
+    asyncio.run(acks.ack(Stream(consumer), Event(message(11))))
+    return acks, consumer, App(*queued)
+
+
+def test_a_passed_over_head_is_sought_back_once_seen_twice_in_a_generation() -> None:
+    acks, consumer, app = passed_over_setup()
+    assert asyncio.run(acks.rewind_skipped(app)) == [] and consumer.sought == []     # seen once: a suspect
+    assert asyncio.run(acks.rewind_skipped(app)) == [PART]
+    assert consumer.sought == [{PART: 10}] and acks.rewound == 1
+    assert asyncio.run(acks.rewind_skipped(app)) == []                               # read offset is back at 10
+
+
+def test_a_new_generation_between_checks_starts_over() -> None:
+    acks, consumer, app = passed_over_setup()
+    asyncio.run(acks.rewind_skipped(app))
+    app.consumer_generation_id += 1
+    assert asyncio.run(acks.rewind_skipped(app)) == [] and consumer.sought == []
+
+
+def test_a_head_still_queued_or_tracked_or_in_a_rebalance_is_left_alone() -> None:
+    acks, consumer, app = passed_over_setup(Event(message(10)))
+    assert acks.passed_over(app) == {}
+    acks, consumer, app = passed_over_setup()
+    consumer._unacked_messages.add(message(10))
+    assert acks.passed_over(app) == {}
+    acks, consumer, app = passed_over_setup()
+    assert acks.passed_over(app) == {PART: 10}
+    app.rebalancing = True
+    assert acks.passed_over(app) == {}
+
+
 def test_the_guard_wraps_methods_faust_s_kafka_consumer_has() -> None:
     # the fake Consumer above stands in for faust.transport.drivers.aiokafka.Consumer: it must not differ in what the
     # guard wraps
     from faust.transport.drivers.aiokafka import Consumer as FaustConsumer
-    for name in ("ack", "_new_offset"):
+    for name in ("ack", "_new_offset", "seek_wait", "assignment"):
         assert callable(getattr(FaustConsumer, name, None)), name
+    for name in ("_unacked_messages", "_committed_offset", "_acked", "_read_offset", "_gap"):
+        assert any(name in getattr(c, "__annotations__", {}) for c in FaustConsumer.__mro__), name
