@@ -40,6 +40,8 @@ class Metrics:
         self.reorder_buffered = Gauge("surgewatch_spike_reorder_buffered_events",
                                       "Count events held until every input partition has passed their event time",
                                       registry=r)
+        self.rewinds = Counter("surgewatch_consumer_rewinds_total",
+                               "Partitions sought back to a head the consumer had passed over unhandled", registry=r)
         self.consumer_lag = Gauge("surgewatch_consumer_lag_messages", "Messages behind the log end per topic",
                                   ["topic"], registry=r)
         self.last_item_timestamp = Gauge("surgewatch_last_item_timestamp_seconds",

@@ -82,6 +82,6 @@ def watch_skipped_heads(ctx: StageContext) -> None:
     @ctx.app.timer(interval=REWIND_CHECK_SECONDS)
     async def rewind_skipped_heads() -> None:
         try:
-            await ctx.acks.rewind_skipped(ctx.app)
+            ctx.metrics.rewinds.inc(len(await ctx.acks.rewind_skipped(ctx.app)))
         except Exception as exc:  # noqa: BLE001 - a rebalance may take the partition meanwhile; the next check retries
             log.info("skipped-head check failed: %s", exc)
