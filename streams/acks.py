@@ -37,14 +37,12 @@ def restorable(committed: int, acked: Iterable[int], done: set[int]) -> list[int
 
 
 def skipped(committed: int | None, acked: Iterable[int], read: int | None, holding: set[int]) -> bool:
-    """Was the message at `committed` (the next offset to commit) passed over? True when the consumer read or acked a
-    later offset while that one is neither acked nor held (handled, tracked by a stream, queued for one)."""
-    if committed is None or committed in holding:
+    """Was the message at `committed` (the next offset to commit) passed over? True when the consumer read a later
+    offset while that one is neither acked nor held (handled, tracked by a stream, queued for one). Later acked
+    offsets alone do not tell: right after a seek they are there while the head is still on its way."""
+    if committed is None or read is None or read <= committed or committed in holding:
         return False
-    offsets = set(acked)
-    if committed in offsets:
-        return False
-    return (read is not None and read > committed) or any(o > committed for o in offsets)
+    return committed not in set(acked)
 
 
 def holding(consumer: Any, app: Any) -> dict[Any, set[int]]:

@@ -8,6 +8,7 @@ from typing import Any
 import faust
 
 from streams import kafka_clients, topics
+from streams.fetch import InSequence
 from streams.flow import keep_queues_on_resume
 from streams.config import Settings
 from streams.metrics import Metrics
@@ -45,11 +46,6 @@ def build_app(settings: Settings, metrics: Metrics | None = None, stages: frozen
         logging_config=None,
     )
 
-    @app.on_partitions_revoked.connect
-    async def keep_queues(sender: Any, revoked: Any, **_: Any) -> None:
-        # every rebalance begins with a revoke, before its recovery resumes the flow; the loop runs by then
-        keep_queues_on_resume(sender.flow_control)
-
     def t(base: str, partitions: int) -> Any:
         return app.topic(topics.name(settings, base), key_serializer="raw", value_serializer="raw",
                          partitions=partitions,
@@ -73,8 +69,22 @@ def build_app(settings: Settings, metrics: Metrics | None = None, stages: frozen
     if "spikes" in wanted:
         from processors.spikes.agent import register as register_spikes
         register_spikes(ctx)
+    guard_consumer(ctx)
     watch_skipped_heads(ctx)
     return ctx
+
+
+def guard_consumer(ctx: StageContext) -> None:
+    """Before the first assignment, the consumer delivers each watched partition in offset sequence (streams/fetch.py)
+    and a resume of running flow keeps the agents' queues (streams/flow.py)."""
+    in_sequence = InSequence(ctx.acks.watchers)
+
+    @ctx.app.on_partitions_revoked.connect
+    async def install(sender: Any, revoked: Any, **_: Any) -> None:
+        # every rebalance begins with a revoke, before its recovery seeks and resumes; the loop runs by then
+        keep_queues_on_resume(sender.flow_control)
+        in_sequence.topics = set(ctx.acks.watchers)
+        in_sequence.install(sender.consumer)
 
 
 def watch_skipped_heads(ctx: StageContext) -> None:

@@ -191,8 +191,9 @@ class App:
 
 
 def test_skipped() -> None:
-    assert skipped(10, [11, 12], None, set())        # later ones acked, the head nowhere
+    assert skipped(10, [11, 12], 12, set())          # read past it, later ones acked, the head nowhere
     assert skipped(10, [], 12, set())                # read past it, nothing acked yet
+    assert not skipped(10, [11, 12], 10, set())      # just sought back: the head is on its way
     assert not skipped(10, [11], None, {10})         # a stream holds it (or a queue, or it was handled)
     assert not skipped(10, [10, 11], 11, set())      # acked: the commit goes on
     assert not skipped(10, [], 10, set())            # just sought there: not read past yet
