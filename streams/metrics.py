@@ -42,7 +42,7 @@ class Metrics:
                                       registry=r)
         self.rewinds = Counter("surgewatch_consumer_rewinds_total",
                                "Partitions sought back to a head the consumer had passed over unhandled", registry=r)
-        self.consumer_lag = Gauge("surgewatch_consumer_lag_messages", "Messages behind the log end per topic",
+        self.consumer_lag = Gauge("surgewatch_consumer_lag_messages", "Messages between the committed offset and the log end, per topic",
                                   ["topic"], registry=r)
         self.last_item_timestamp = Gauge("surgewatch_last_item_timestamp_seconds",
                                          "Wall-clock time the stage last processed an item", ["stage"], registry=r)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Mapping, Set
+from typing import Mapping, Optional, Set
 
 import faust
 
@@ -39,6 +39,15 @@ class AssignmentGauges:
             self.metrics.reorder_buffered.set(0)
 
 
+def partition_lag(high: Optional[int], committed: Optional[int], position: Optional[int]) -> Optional[int]:
+    """Messages behind the log end: from the group's committed offset, as Kafka's own tools count it, so that items
+    fetched but not yet handled (a sink backing off) count as lag; from the fetch position before a first commit."""
+    start = committed if committed is not None else position
+    if high is None or start is None:
+        return None
+    return max(0, high - start)
+
+
 def run_worker(settings: Settings) -> None:
     """Block running the worker until SIGINT/SIGTERM."""
     settings.worker_data_dir.mkdir(parents=True, exist_ok=True)
@@ -50,16 +59,16 @@ def run_worker(settings: Settings) -> None:
 
     @app.timer(interval=15.0)
     async def report_lag() -> None:
-        """Consumer lag per topic: log end offset minus the consumer position, for assigned partitions."""
+        """Consumer lag per topic, for assigned partitions (see partition_lag)."""
         consumer = app.consumer
         lag: dict[str, int] = {}
         try:
             assigned = consumer.assignment()
             for tp in assigned:
-                high = consumer.highwater(tp)
-                pos = await consumer.position(tp)
-                if high is not None and pos is not None:
-                    lag[tp.topic] = lag.get(tp.topic, 0) + max(0, high - pos)
+                behind = partition_lag(consumer.highwater(tp), consumer._committed_offset.get(tp),
+                                       await consumer.position(tp))
+                if behind is not None:
+                    lag[tp.topic] = lag.get(tp.topic, 0) + behind
         except Exception as exc:  # noqa: BLE001 - lag is best effort, never fatal
             log.debug("lag not available: %s", exc)
             return

@@ -3,7 +3,7 @@ Metrics registry), so that sums across workers count each topic's lag and the de
 from __future__ import annotations
 
 from streams.metrics import Metrics
-from surgewatch.worker import AssignmentGauges
+from surgewatch.worker import AssignmentGauges, partition_lag
 
 
 def lag_series(m: Metrics) -> dict:
@@ -47,3 +47,14 @@ def test_detector_gauges_drop_to_zero_when_the_counts_topic_moves_away() -> None
     g.publish({"p.news.raw"}, {"p.news.raw": 0})
     assert m.registry.get_sample_value("surgewatch_spike_keys") == 0
     assert m.registry.get_sample_value("surgewatch_spike_reorder_buffered_events") == 0
+
+
+def test_partition_lag_counts_from_the_committed_offset() -> None:
+    # a sink backing off: the consumer fetched to 900, the group committed 400 of a log ending at 1,000
+    assert partition_lag(1000, 400, 900) == 600
+    # before a first commit the fetch position stands in
+    assert partition_lag(1000, None, 900) == 100
+    assert partition_lag(None, 400, 900) is None
+    assert partition_lag(1000, None, None) is None
+    # a log end not refreshed since the last commit is never negative lag
+    assert partition_lag(1000, 1005, 1005) == 0
