@@ -157,11 +157,12 @@ def _workers(settings: Settings, n: int) -> list[Any]:
 
 
 def _wait_ready(settings: Settings, procs: list[Any], timeout: float = 300.0) -> None:
-    """Every worker log says its agents started (the tagger is loaded before the enrich agent starts)."""
+    """Every worker log says its agents started and its tagger is loaded (the enrich agent loads it when it starts)."""
     logs = [settings.stack_dir / f"{settings.app_id}-{i}.log" for i in range(len(procs))]
     t_end = time.monotonic() + timeout
     while time.monotonic() < t_end:
-        if all(p.exists() and b"Worker ready" in p.read_bytes() for p in logs):
+        texts = [p.read_bytes() if p.exists() else b"" for p in logs]
+        if all(b"Worker ready" in t and b"tagger loaded" in t for t in texts):
             return
         time.sleep(0.5)
     raise RuntimeError(f"workers not ready within {timeout:.0f}s: see {logs[0]}")

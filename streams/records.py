@@ -1,4 +1,4 @@
-"""Records on the wire: NewsItem (news.raw), EnrichedItem (news.enriched), CountEvent (news.counts),
+"""Records on the wire: NewsItem (news.raw), EnrichedItem (news.enriched), ItemCounts or CountEvent (news.counts),
 Alert (alerts), Incident (incidents), DeadLetter (news.deadletter). Optional fields only may be added; a breaking change
 gets a new topic version."""
 from __future__ import annotations
@@ -229,6 +229,30 @@ class CountEvent(faust.Record, serializer="json", include_metadata=False):
     dup_keys: List[str] = []               # the item's near-duplicate keys: items sharing one are one story
     label: Optional[str] = None            # human label of the key ("Sverdlovsk Oblast · disaster-accident")
     depth: Optional[int] = None            # specificity: tags in the key plus the depth of its region (ancestors above it)
+    schema_version: int = SCHEMA_VERSION
+
+
+class KeyCount(faust.Record, serializer="json", include_metadata=False):
+    """One count key of an ItemCounts message (its dimensions and co-tags follow from the key and the item's tags)."""
+
+    key: str
+    label: Optional[str] = None
+    depth: Optional[int] = None
+
+
+class ItemCounts(faust.Record, serializer="json", include_metadata=False):
+    """One item's contributions to all of its count keys: one news.counts message per item (keyed by item id)
+    instead of one CountEvent per key. The detector reads both forms."""
+
+    item_id: str
+    story_id: str
+    published_at: str
+    article: ArticleRef
+    keys: List[KeyCount]
+    tags: List[str] = []                   # every tag id of the item, ranked (a key's co-tags are the others)
+    outlet: Optional[str] = None
+    lane: Optional[int] = None
+    dup_keys: List[str] = []
     schema_version: int = SCHEMA_VERSION
 
 

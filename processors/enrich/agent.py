@@ -39,9 +39,12 @@ class _Enricher:
     def load(self) -> Any:
         from processors.enrich.dedup import StoryClusterer
         from processors.enrich.tagging import Tagger
-        self.state["tagger"] = Tagger.load(spacy_model=self.settings.spacy_model,
-                                           taxonomy_dir=self.settings.taxonomy_dir)
-        self.state["clusterer"] = StoryClusterer()
+        if "tagger" not in self.state:
+            t0 = time.perf_counter()
+            self.state["tagger"] = Tagger.load(spacy_model=self.settings.spacy_model,
+                                               taxonomy_dir=self.settings.taxonomy_dir)
+            self.state["clusterer"] = StoryClusterer()
+            log.info("tagger loaded in %.1f s", time.perf_counter() - t0)
         return self.state["tagger"]
 
     def tag(self, items: list[NewsItem]) -> list[Any]:
@@ -131,6 +134,8 @@ def register(ctx: StageContext) -> Any:
 
     @ctx.app.agent(ctx.raw, name="enrich_news")
     async def enrich_news(stream: Any) -> None:
+        # the tagger loads when the agent starts, not inside the first batch (whose items would wait for it)
+        await asyncio.get_running_loop().run_in_executor(enricher.executor, enricher.load)
         # each event is acked only after its batch is handled: a stop or crash mid-batch re-delivers it
         await handle_in_batches(stream, ctx.settings.enrich_batch_size, ctx.settings.enrich_batch_seconds,
                                 enricher.handle, ctx.acks)

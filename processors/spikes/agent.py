@@ -1,6 +1,7 @@
-"""Spike agents: count_keys consumes news.enriched and produces CountEvents on news.counts (keyed by count key);
-detect_spikes consumes news.counts, keeps detector state in a Faust table and produces Alerts on `alerts` + alerts
-index and Incident revisions on `incidents` + incidents index."""
+"""Spike agents: count_keys consumes news.enriched and produces one ItemCounts per item on news.counts (keyed by item
+id; the detector also reads older one-CountEvent-per-key messages); detect_spikes consumes news.counts, keeps
+detector state in a Faust table and produces Alerts on `alerts` + alerts index and Incident revisions on `incidents` +
+incidents index."""
 from __future__ import annotations
 
 import asyncio
@@ -14,9 +15,9 @@ from sinks.elasticsearch import BulkWriter, alias, async_client
 from streams import topics
 from streams.acks import power_of_two as _power_of_two
 from streams.backlog import GroupBacklog
-from streams.codec import decode, encode
+from streams.codec import decode, encode, load_json
 from streams.deadletter import send_dead_letter
-from streams.records import Alert, CountEvent, EnrichedItem, Incident, InvalidItem, parse_time
+from streams.records import Alert, CountEvent, EnrichedItem, Incident, InvalidItem, ItemCounts, parse_time
 from streams.stage import StageContext
 
 from processors.spikes.documents import alert_doc_id, alert_document, incident_doc_id, incident_document
@@ -37,7 +38,7 @@ def register(ctx: StageContext) -> Any:
 
 
 def register_counter(ctx: StageContext) -> Any:
-    from processors.spikes.keys import count_events
+    from processors.spikes.keys import item_counts
     metrics = ctx.metrics
     ctx.acks.watch(ctx.enriched, "count_keys")
 
@@ -54,17 +55,15 @@ def register_counter(ctx: StageContext) -> Any:
     async def handle(event: Any) -> None:
         metrics.items_in.labels(stage=COUNT_STAGE).inc()
         try:
-            counted = count_events(decode(EnrichedItem, event.value))
+            counted = item_counts(decode(EnrichedItem, event.value))
         except InvalidItem as exc:
             await send_dead_letter(ctx.deadletter, metrics, COUNT_STAGE, exc.reason, str(exc), event.value, event)
             return
         except Exception as exc:  # noqa: BLE001 - one bad record never stops the stage
             await send_dead_letter(ctx.deadletter, metrics, COUNT_STAGE, "bad_record", repr(exc), event.value, event)
             return
-        lane = getattr(getattr(event, "message", None), "partition", None)
-        for ce in counted:
-            ce.lane = lane
-            await ctx.counts.send(key=ce.key.encode("utf-8"), value=encode(ce))
+        counted.lane = getattr(getattr(event, "message", None), "partition", None)
+        await ctx.counts.send(key=counted.item_id.encode("utf-8"), value=encode(counted))
         metrics.items_out.labels(stage=COUNT_STAGE).inc()
 
     return count_keys
@@ -134,19 +133,20 @@ class Detection:
         acks = self.ackers.setdefault(part, OffsetOrderedAcks())
         first_delivery = acks.add(offset, event)   # False: delivered again while its first delivery is tracked
         if first_delivery:
-            ce = None if event.key == TICK_KEY else await self.decode_count(event)
-            if ce is None:
+            ces = None if event.key == TICK_KEY else await self.decode_count(event)
+            if not ces:
                 acks.done(offset)
             else:
                 # ties in event time go by item id, as the backtest orders them (alerts, and so incidents, follow)
-                buf.push(ce.lane if ce.lane is not None else -1, parse_time(ce.published_at).timestamp(), (event, ce),
+                ce = ces[0]
+                buf.push(ce.lane if ce.lane is not None else -1, parse_time(ce.published_at).timestamp(), (event, ces),
                          tiebreak=ce.item_id)
         # a held event is handled while another event of the same counts partition is current, so table writes go
         # to the right changelog partition; idle partitions stop holding the others back only without backlog
         ready = buf.pop_ready(caught_up, self.busy)
         self.note_idle(buf, caught_up, len(ready))
-        for held, held_ce in ready:
-            await self.detect(held, held_ce)
+        for held, held_ces in ready:
+            await self.detect(held, held_ces)
             acks.done(held.message.offset)
         self.metrics.reorder_buffered.set(sum(len(b) for b in self.buffers.values()))
         return list(acks.pop_ackable())
@@ -169,28 +169,36 @@ class Detection:
                     log.info("holding %d count events for silent lanes %s: their input is still upstream "
                              "(%d such waits)", len(buf), sorted(waited, key=str), self.waited_for_busy)
 
-    async def decode_count(self, event: Any) -> CountEvent | None:
+    async def decode_count(self, event: Any) -> list[CountEvent] | None:
+        """An ItemCounts message as its CountEvents, or one older CountEvent message; None when dead-lettered."""
+        from processors.spikes.keys import expand
         try:
-            ce = decode(CountEvent, event.value)
-            parse_time(ce.published_at)
-            return ce
+            data = load_json(event.value)
+            ces = expand(decode(ItemCounts, data)) if isinstance(data, dict) and "keys" in data else [
+                decode(CountEvent, data)]
+            if not ces:
+                raise InvalidItem("bad_record", "ItemCounts without keys (every item counts at least in 'all')")
+            parse_time(ces[0].published_at)
+            return ces
         except Exception as exc:  # noqa: BLE001 - InvalidItem or anything else: dead-letter, carry on
             self.metrics.items_in.labels(stage=STAGE).inc()
             reason = exc.reason if isinstance(exc, InvalidItem) else "bad_record"
             await send_dead_letter(self.ctx.deadletter, self.metrics, STAGE, reason, str(exc), event.value, event)
             return None
 
-    def _run_detector(self, ce: CountEvent) -> tuple[list[Alert], list[Incident]]:
+    def _run_detector(self, ces: list[CountEvent]) -> tuple[list[Alert], list[Incident]]:
         proc = self.processor()
         late_before = proc.late_events
-        alerts = list(proc.process(ce))
+        alerts: list[Alert] = []
+        for ce in ces:
+            alerts.extend(proc.process(ce))
+            alerts.extend(proc.tick(parse_time(ce.published_at)))
         if proc.late_events > late_before:
             self.metrics.late_events.inc(proc.late_events - late_before)
             if _power_of_two(proc.late_events):
                 log.info("%d count events older than the allowed lateness skipped so far, re-deliveries of counted "
                          "ones included (latest: %s at %s)",
-                         proc.late_events, ce.key, ce.published_at)
-        alerts.extend(proc.tick(parse_time(ce.published_at)))
+                         proc.late_events, ces[-1].key, ces[-1].published_at)
         if time.monotonic() - self.last_compact > COMPACT_EVERY_SECONDS:
             # table writes must happen while handling an event (Faust routes them to its changelog partition)
             self.last_compact = time.monotonic()
@@ -198,11 +206,11 @@ class Detection:
             self.metrics.active_keys.set(len(self.table))
         return alerts, proc.take_incidents()
 
-    async def detect(self, event: Any, ce: CountEvent) -> None:
+    async def detect(self, event: Any, ces: list[CountEvent]) -> None:
         t0 = time.perf_counter()
         self.metrics.items_in.labels(stage=STAGE).inc()
         try:
-            alerts, incidents = self._run_detector(ce)
+            alerts, incidents = self._run_detector(ces)
         except Exception as exc:  # noqa: BLE001
             await send_dead_letter(self.ctx.deadletter, self.metrics, STAGE, "detector_error", repr(exc),
                                    event.value, event)

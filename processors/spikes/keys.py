@@ -1,4 +1,5 @@
-"""Count keys: consumes one EnrichedItem, produces its CountEvents (one per tag, ancestor, combination, plus "all")."""
+"""Count keys: consumes one EnrichedItem, produces its CountEvents (one per tag, ancestor, combination, plus "all"),
+or the same as one ItemCounts message, and expands ItemCounts back into CountEvents."""
 from __future__ import annotations
 
 import logging
@@ -6,7 +7,7 @@ from itertools import product
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 from urllib.parse import urlsplit
 
-from streams.records import ArticleRef, CountEvent, EnrichedItem, Tag, tag_id
+from streams.records import ArticleRef, CountEvent, EnrichedItem, ItemCounts, KeyCount, Tag, tag_id
 
 logger = logging.getLogger(__name__)
 
@@ -155,3 +156,24 @@ def count_events(item: EnrichedItem, max_combinations: int = MAX_COMBINATION_KEY
                                  dup_keys=dup, label=key_label(members, labels),
                                  depth=key_depth(members, depths)))
     return events
+
+
+def item_counts(item: EnrichedItem, max_combinations: int = MAX_COMBINATION_KEYS) -> ItemCounts:
+    """The item's count events as one message: the shared fields once, then key, label and depth per key."""
+    events = count_events(item, max_combinations)
+    first = events[0]
+    return ItemCounts(item_id=first.item_id, story_id=first.story_id, published_at=first.published_at,
+                      article=first.article, keys=[KeyCount(key=e.key, label=e.label, depth=e.depth) for e in events],
+                      tags=[t for t in first.co_tags], outlet=first.outlet, dup_keys=first.dup_keys)
+
+
+def expand(counts: ItemCounts) -> List[CountEvent]:
+    """The CountEvents of one ItemCounts message, equal to count_events of its item (lane included)."""
+    out: List[CountEvent] = []
+    for kc in counts.keys:
+        members = set(kc.key.split("|"))
+        out.append(CountEvent(key=kc.key, dimensions=dimensions_of(kc.key), item_id=counts.item_id,
+                              story_id=counts.story_id, published_at=counts.published_at, article=counts.article,
+                              co_tags=[t for t in counts.tags if t not in members], outlet=counts.outlet,
+                              lane=counts.lane, dup_keys=counts.dup_keys, label=kc.label, depth=kc.depth))
+    return out

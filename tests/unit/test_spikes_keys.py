@@ -5,9 +5,10 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import prison
 
-from processors.spikes.keys import MAX_COMBINATION_KEYS, count_events, dimensions_of
+from processors.spikes.keys import MAX_COMBINATION_KEYS, count_events, dimensions_of, expand, item_counts
+from streams.codec import as_dict, decode, encode
 from processors.spikes.kibana import discover_url
-from streams.records import EnrichedItem, Tag
+from streams.records import EnrichedItem, ItemCounts, Tag
 
 
 def _item(**kw) -> EnrichedItem:
@@ -50,6 +51,20 @@ def test_combination_keys_are_bounded() -> None:
     assert len(keys) == 1 + 9 + 8 + 8 + len(combos)
     assert count_events(_item(regions=[], communities=[], topics=[]))[0].key == "all"
     assert len(count_events(_item(regions=[], communities=[], topics=[]))) == 1
+
+
+def test_item_counts_on_the_wire_expand_to_the_items_count_events() -> None:
+    items = [_item(), _item(story_id="s9", source="Reuters", dup_keys=["k1", "k2"]), _item(regions=[], topics=[]),
+             _item(regions=[Tag(id=f"region:r{i}", name="r", confidence=0.5, ancestors=["region:big"]) for i in range(5)])]
+    for item in items:
+        message = item_counts(item)
+        message.lane = 3
+        expected = count_events(item)
+        for e in expected:
+            e.lane = 3
+        got = expand(decode(ItemCounts, encode(message)))
+        assert [as_dict(e) for e in got] == [as_dict(e) for e in expected]
+        assert len(encode(message)) < sum(len(encode(e)) for e in expected) or len(expected) == 1
 
 
 def test_discover_url_shows_exactly_the_articles() -> None:
