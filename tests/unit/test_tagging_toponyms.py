@@ -74,6 +74,38 @@ def test_names_that_are_no_place_here(tagger: Tagger, text: str, language: str) 
     assert _cities(tagger, text, language) == []
 
 
+@pytest.mark.parametrize("text,city", [
+    ("Забастовка в Ренне продолжается.", "Rennes"),                 # a foreign town of 200,000
+    ("Фестиваль прошёл в Кайзерслаутерне.", "Kaiserslautern"),     # pymorphy3 guesses another lemma here
+    ("Протест прошёл в Тусоне в субботу.", "Tucson"),
+])
+def test_foreign_town_in_an_oblique_case(tagger: Tagger, text: str, city: str) -> None:
+    assert city in _cities(tagger, text, "ru")
+
+
+@pytest.mark.parametrize("text,why", [
+    ("Болельщики «Ливерпуля» праздновали победу.", "in quotation marks"),      # a club
+    ("Экскурсия на Шпиль-Ренн отменена.", "part of the compound"),              # a compound name
+    ("Сенатор Берни Сандерс выступил в среду.", "person"),                      # beside a surname
+    ("В графстве Кент прошли выборы.", "region or district name"),             # the county, not the town
+])
+def test_russian_city_names_that_name_something_else(tagger: Tagger, text: str, why: str) -> None:
+    rows = [r for r in tagger.explain(text, language="ru") if r["dimension"] == "region" and r["decision"] != "not "
+            "proposed"]
+    assert _cities(tagger, text, "ru") == [] and any(why in r["why"] for r in rows), rows
+
+
+def test_city_beside_a_name_after_a_preposition_or_as_a_genitive(tagger: Tagger) -> None:
+    # "in Moscow Putin met ...", "the mayor of Moscow Sergei Sobyanin": the place, then a person
+    assert _cities(tagger, "В Москве Путин встретился с мэром. Мэр Москвы Сергей Собянин пришёл.", "ru") == \
+        ["Moscow"]
+
+
+def test_town_named_like_a_function_word_is_never_proposed(tagger: Tagger) -> None:
+    # towns called По, Они, Так: a capital letter after a missing full stop says nothing
+    assert _cities(tagger, "разделяю вашу боль и скорбь По предварительным данным Они мне понравились", "ru") == []
+
+
 def test_explain_says_why_a_name_was_rejected(tagger: Tagger) -> None:
     rows = [r for r in tagger.explain("Улица Пушкина закрыта на ремонт.", language="ru") if r["dimension"] == "region"]
     assert rows and rows[0]["decision"] == "rejected" and "first name or surname" in rows[0]["why"]

@@ -15,6 +15,7 @@ from spacy.language import Language
 from spacy.matcher import PhraseMatcher
 from spacy.tokens import Doc
 
+from processors.enrich.tagging.declension import case_forms
 from processors.enrich.tagging.gazetteer import Alias, Gazetteer
 from processors.enrich.tagging.mentions import Field, Mention
 from processors.enrich.tagging.nlp import Lemmatizer
@@ -31,6 +32,7 @@ _DATELINE = re.compile(r"^\s*(?P<city>[A-Z][A-Za-z .'’&-]{1,40}?)\s*,\s*(?:"
 _CITY_STATE = re.compile(r"\s*,\s*([A-Z][a-z]{0,4}\.(?:\s?[A-Z][a-z]{0,4}\.)?|[A-Z]{2}\b)")
 # pymorphy3 parts of speech of a one-word Russian name matched on its exact form, not its lemma
 _FUNCTION_POS = {"NPRO", "PREP", "CONJ", "PRCL", "ADVB", "PRED", "INTJ", "NUMR"}
+_VERB_POS = {"VERB", "INFN", "GRND", "PRTF", "PRTS"}
 
 
 class AliasMatchers:
@@ -42,16 +44,35 @@ class AliasMatchers:
         self.m_ru = PhraseMatcher(nlp_ru.vocab, attr="NORM")
         self.m_ru_exact = PhraseMatcher(nlp_ru.vocab, attr="LOWER")
         self.alias_by_key: Dict[str, List[Alias]] = {}
+        self._form_text: Dict[Tuple[str, str], str] = {}   # pattern text of a case-form group (declension.py)
         groups = self._group(gazetteer.aliases)
         for (lang, key), aliases in groups.items():
             label = f"{lang}|{key}"
             self.alias_by_key[label] = aliases
-            self._add(lang, label, aliases[0].text)
+            self._add(lang, label, self._form_text.get((lang, key), aliases[0].text))
         log.info("tagger: %d alias patterns", len(groups))
+
+    def _case_forms(self, a: Alias) -> List[str]:
+        """Lower-case case forms of a Russian name whose last word pymorphy3 does not know: it guesses another
+        lemma for each of their forms (Тусоне -> тусоня), so they are matched on their exact form."""
+        if a.atype not in ("city", "name"):
+            return []
+        last = self.nlp_ru.make_doc(a.text)[-1].text
+        if not last.isalpha() or self.lemmatizer.morph.word_is_known(last):
+            return []
+        return [f.lower() for f in case_forms(a.text)]
+
+    def _geox(self, word: str) -> bool:
+        return any("Geox" in p.tag for p in self.lemmatizer.morph.parse(word))
 
     def _group(self, aliases: List[Alias]) -> Dict[Tuple[str, str], List[Alias]]:
         groups: Dict[Tuple[str, str], List[Alias]] = {}
         for a in aliases:
+            for form in self._case_forms(a) if a.lang == "ru" else []:
+                self._form_text[("ru_exact", form)] = form
+                group = groups.setdefault(("ru_exact", form), [])
+                if a not in group:
+                    group.append(a)
             lang = a.lang
             if lang == "en":
                 key = " ".join(t.lower_ for t in self.nlp_en.make_doc(a.text))
@@ -62,14 +83,21 @@ class AliasMatchers:
             elif lang == "ru":
                 toks = [t.text for t in self.nlp_ru.make_doc(a.text)]
                 top = self.lemmatizer.morph.parse(toks[0])[0].tag if len(toks) == 1 else None
-                if top is not None and (top.POS in _FUNCTION_POS or "Apro" in top):
+                if top is not None and a.atype == "city" and top.POS in _FUNCTION_POS:
+                    continue     # a town named like a function word (По, Они, Так) is never told apart from it
+                if top is not None and a.atype == "city" and top.POS in _VERB_POS and not self._geox(toks[0]):
+                    # "Дали" (Dali) lemmatises to дать, as "Дайте" does: matched by its exact form only
+                    lang, key = "ru_exact", a.text.lower()
+                elif top is not None and (top.POS in _FUNCTION_POS or "Apro" in top):
                     # "Того" (Togo) lemmatises to тот: match such names by their exact form only
                     lang, key = "ru_exact", a.text.lower()
                 else:
                     key = " ".join(self.lemmatizer.lemma(t) for t in toks)
             else:
                 key = a.text.lower()
-            groups.setdefault((lang, key), []).append(a)
+            group = groups.setdefault((lang, key), [])
+            if a not in group:
+                group.append(a)
         return groups
 
     def _add(self, lang: str, label: str, text: str) -> None:

@@ -297,8 +297,9 @@ class Resolver:
         never when it also reads as a first name, surname or patronymic."""
         morph = self.lemmatizer.morph
         words = [t.text for t in toks if t.is_alpha]
+        # (a person reading pymorphy3 guesses for a word it does not know is no evidence: Тусоне, Магасе)
         if not words or any({"Name", "Surn", "Patr"} & set(map(str, p.tag.grammemes)) for w in words
-                            for p in morph.parse(w)[:3]):
+                            if morph.word_is_known(w) for p in morph.parse(w)[:3]):
             return ""
         if not any(morph.word_is_known(w) for w in words):
             return "city name that pymorphy3 knows as no word"

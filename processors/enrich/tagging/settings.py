@@ -77,6 +77,9 @@ class Traps:
     not_modifying_next: FrozenSet[str]
     language_words_en: FrozenSet[str]
     language_lemmas_ru: FrozenSet[str]
+    region_nouns_ru: FrozenSet[str]
+    prepositions_ru: FrozenSet[str]
+    quoted_name_max_words: int
 
 
 @dataclass(frozen=True)

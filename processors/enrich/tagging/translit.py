@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from difflib import SequenceMatcher
+from functools import lru_cache
 from typing import Any, Iterable, List, Tuple
 
 RUSSIAN_LETTERS = frozenset("абвгдеёжзийклмнопрстуфхцчшщъыьэюя")
@@ -37,6 +38,7 @@ def romanise_ru(name: str) -> str:
     return "".join(_BGN.get(c, c) for c in name.lower())
 
 
+@lru_cache(maxsize=200_000)
 def skeleton(name: str) -> str:
     """Lower-case letters only, romanised, with the spelling differences of romanisation systems folded."""
     low = romanise_ru(name) if any("\u0400" <= c <= "\u04ff" for c in name) else name.lower()
@@ -55,6 +57,15 @@ def similarity(a: str, b: str) -> float:
     return SequenceMatcher(None, sa, sb).ratio()
 
 
+def _similar_enough(a: str, b: str, floor: float) -> float:
+    """similarity(a, b) when it can reach floor (cheap upper bounds first), else 0.0."""
+    sa, sb = skeleton(a), skeleton(b)
+    if not sa or not sb or 2 * min(len(sa), len(sb)) / (len(sa) + len(sb)) < floor:
+        return 0.0
+    sm = SequenceMatcher(None, sa, sb)
+    return sm.ratio() if sm.quick_ratio() >= floor else 0.0
+
+
 def russian_names(cyrillic: Iterable[str], latin: Iterable[str], min_similarity: float,
                   limit: int) -> List[str]:
     """The Cyrillic alternate names written in the Russian alphabet that romanise closest to one of the Latin
@@ -64,7 +75,8 @@ def russian_names(cyrillic: Iterable[str], latin: Iterable[str], min_similarity:
     for n in dict.fromkeys(cyrillic):
         if not is_russian_spelling(n):
             continue
-        s = max(((similarity(n, m), _plain_similarity(n, m)) for m in lat), default=(0.0, 0.0))
+        close = [(r, m) for r, m in ((_similar_enough(n, m, min_similarity), m) for m in lat) if r]
+        s = max(((r, _plain_similarity(n, m)) for r, m in close), default=(0.0, 0.0))
         if s[0] >= min_similarity:
             scored.append(((s[0], similarity(n, lat[0]), s[1]), n))
     # ties: the one closer to the first Latin name (the city's own: Лондон before Лондан), then the closer

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from typing import Dict, List, Optional
 
-from spacy.tokens import Doc
+from spacy.tokens import Doc, Token
 
+from processors.enrich.tagging.evidence import capitalised_in_sentence
 from processors.enrich.tagging.gazetteer import Gazetteer
 from processors.enrich.tagging.mentions import Field, Mention
 from processors.enrich.tagging.nlp import Lemmatizer
@@ -27,6 +28,27 @@ def written_lower(word: str, text: str) -> bool:
     return False
 
 
+_OPEN_QUOTES = frozenset({"«", "„", "“", "\""})
+_CLOSE_QUOTES = frozenset({"»", "“", "”", "\""})
+
+
+def _name_word(t: Token) -> bool:
+    """A capitalised word that is no abbreviation (a part of a person's name may stand beside a place name)."""
+    return t.is_alpha and t.text[:1].isupper() and not t.text.isupper()
+
+
+def _compound(doc: Doc, s: int, e: int) -> Optional[str]:
+    """The name is one part of a hyphenated compound the gazetteer does not know (Ай-Петри, Минск-Арена,
+    Алма-Атинской): the compound names something else."""
+    def glued(k: int) -> bool:     # doc[k] is a hyphen written between two words without spaces
+        return 0 < k < len(doc) - 1 and doc[k].text == "-" and doc[k - 1].whitespace_ == "" and \
+            doc[k].whitespace_ == "" and doc[k - 1].is_alpha and doc[k + 1].is_alpha
+    if glued(s - 1) or glued(e):
+        k = s - 1 if glued(s - 1) else e
+        return f"part of the compound '{doc[k - 1].text}-{doc[k + 1].text}'"
+    return None
+
+
 def _caps(text: str) -> bool:
     """The field is written in capitals (an all-caps headline)."""
     return sum(map(str.isupper, text)) > 0.6 * max(1, sum(map(str.isalpha, text)))
@@ -44,6 +66,9 @@ class TrapFilter:
         self.first_names = set(cfg.get("person_first_names") or [])
         self.language_words_en = settings.traps.language_words_en
         self.language_lemmas_ru = settings.traps.language_lemmas_ru
+        self.region_nouns_ru = settings.traps.region_nouns_ru
+        self.prepositions_ru = settings.traps.prepositions_ru
+        self.quoted_max_words = settings.traps.quoted_name_max_words
 
     def apply(self, ms: List[Mention], fields: List[Field], route: str) -> None:
         docs = {f.name: f.doc for f in fields}
@@ -60,9 +85,64 @@ class TrapFilter:
             doc = docs[m.field]
             assert doc is not None
             reason = reason or self._neighbour_trap(m, doc, route)
+            if not reason and route == "ru":
+                reason = self._russian_city_trap(m, doc, ms)
             if reason:
                 m.reject(reason)
         self._spread(ms)
+
+    def _russian_city_trap(self, m: Mention, doc: Doc, ms: List[Mention]) -> Optional[str]:
+        """Why a Russian city candidate is no city here: a region noun before it (its city readings are dropped),
+        part of a hyphenated compound, all of a short quotation, or beside a capitalised word of a person's
+        name; None when none of these holds."""
+        cities = [e for e in m.entry_ids if self.gazetteer.entries[e].kind == "city"]
+        if not cities:
+            return None
+        prev = doc[m.tok_start - 1] if m.tok_start > 0 else None
+        if prev is not None and self.lemmatizer.lemma(prev.text) in self.region_nouns_ru:
+            m.entry_ids = [e for e in m.entry_ids if e not in cities]
+            if not m.entry_ids:
+                return f"region or district name: '{prev.text} {m.text}' names no city"
+            return None
+        if len(cities) < len(m.entry_ids) or m.alias.atype != "city":
+            return None       # also a region's or country's name: resolution decides
+        return _compound(doc, m.tok_start, m.tok_end) or self._quoted(doc, m.tok_start, m.tok_end) or \
+            self._person_neighbour(doc, m, ms)
+
+    def _genitive(self, t: Token) -> bool:
+        """pymorphy3 knows the word and reads it as a genitive ("мэр Москвы Сергей ...": a city's official)."""
+        morph = self.lemmatizer.morph
+        return morph.word_is_known(t.text) and any("gent" in p.tag for p in morph.parse(t.text)[:3])
+
+    def _quoted(self, doc: Doc, s: int, e: int) -> Optional[str]:
+        """The name is all or most of a quotation of a few words («Барселона», «Говорит Москва»): a club, a
+        ship, a film or a company named after the city."""
+        limit = self.quoted_max_words
+        left = next((k for k in range(s - 1, max(-1, s - 1 - limit), -1) if doc[k].text in _OPEN_QUOTES), None)
+        right = next((k for k in range(e, min(len(doc), e + limit)) if doc[k].text in _CLOSE_QUOTES), None)
+        if left is None or right is None or right - left - 1 > limit:
+            return None
+        if any(t.text in _CLOSE_QUOTES or t.text in _OPEN_QUOTES for t in doc[left + 1:s]):
+            return None
+        return f"in quotation marks: {doc[left:right + 1].text} names a club, ship, title or company"
+
+    def _person_neighbour(self, doc: Doc, m: Mention, ms: List[Mention]) -> Optional[str]:
+        """A capitalised word inside the sentence before the name, or right after it (unless a preposition
+        precedes the name, or a word precedes a genitive: "в Москве Путин", "мэр Москвы Сергей"), that no other
+        place mention covers: the name is part of a person's name (Стэнли Хо, Ван Цзюнь, Ане Лунде)."""
+        places = {k for o in ms if o is not m and o.tok_start >= 0 and o.field == m.field and not
+                  self._all_cities(o) for k in range(o.tok_start, o.tok_end)}
+        s, e = m.tok_start, m.tok_end
+        prev = doc[s - 1] if s > 0 else None
+        nxt = doc[e] if e < len(doc) else None
+        if prev is not None and s - 1 not in places and _name_word(prev) and capitalised_in_sentence(doc, s - 1, s):
+            return f"person: the capitalised word '{prev.text}' precedes the name"
+        if prev is not None and (prev.lower_ in self.prepositions_ru or (prev.is_alpha and self._genitive(doc[s]) and (
+                prev.text.islower() or not capitalised_in_sentence(doc, s - 1, s)))):
+            return None
+        if nxt is not None and e not in places and _name_word(nxt) and doc[e - 1].whitespace_:
+            return f"person: the capitalised word '{nxt.text}' follows the name"
+        return None
 
     def _all_cities(self, m: Mention) -> bool:
         return all(self.gazetteer.entries[e].kind == "city" for e in m.entry_ids)
@@ -95,7 +175,8 @@ class TrapFilter:
                 is_name = self.lemmatizer.analyse(prev.text)[2]
             if is_name:
                 return f"person: first name '{prev.text}' precedes the place name"
-        if ru and m.alias.atype == "city" and nxt is not None and nxt.text[:1].isupper() and nxt.is_alpha:
+        if ru and m.alias.atype == "city" and nxt is not None and nxt.text[:1].isupper() and nxt.is_alpha and \
+                not (prev is not None and prev.lower_ in self.prepositions_ru):   # "в Москве Путин ..."
             if any("Surn" in p.tag for p in self.lemmatizer.morph.parse(nxt.text)[:2]):
                 return f"person: surname '{nxt.text}' follows the name"
         if nxt is not None and {self.gazetteer.entries[e].kind for e in m.entry_ids} & _BLOCKABLE_KINDS:
