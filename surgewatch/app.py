@@ -19,6 +19,9 @@ log = logging.getLogger(__name__)
 REWIND_CHECK_SECONDS = 5.0    # how often partition heads are checked for messages the fetcher passed over
 
 
+STAGES = ("enrich", "index", "spikes", "count", "detect")   # spikes = count (news.enriched -> news.counts) + detect
+
+
 def build_app(settings: Settings, metrics: Metrics | None = None, stages: frozenset[str] | None = None) -> StageContext:
     """Create the Faust app (at-least-once, auto-commit off, event-time stages) and register the requested stages."""
     app = faust.App(
@@ -57,18 +60,21 @@ def build_app(settings: Settings, metrics: Metrics | None = None, stages: frozen
                        counts=t(topics.COUNTS, settings.counts_partitions), deadletter=t(topics.DEADLETTER, p),
                        alerts=t(topics.ALERTS, 1), incidents=t(topics.INCIDENTS, 1))
     wanted = stages if stages is not None else settings.stage_set
-    unknown = wanted - {"enrich", "index", "spikes"}
+    unknown = wanted - set(STAGES)
     if unknown:
-        raise ValueError(f"unknown stage(s) {sorted(unknown)}: set SURGEWATCH_STAGES to a subset of enrich,index,spikes")
+        raise ValueError(f"unknown stage(s) {sorted(unknown)}: set SURGEWATCH_STAGES to a subset of {','.join(STAGES)}")
     if "enrich" in wanted:
         from processors.enrich.agent import register as register_enrich
         register_enrich(ctx)
     if "index" in wanted:
         from processors.index.agent import register as register_index
         register_index(ctx)
-    if "spikes" in wanted:
-        from processors.spikes.agent import register as register_spikes
-        register_spikes(ctx)
+    if wanted & {"spikes", "count"}:
+        from processors.spikes.agent import register_counter
+        register_counter(ctx)
+    if wanted & {"spikes", "detect"}:
+        from processors.spikes.agent import register_detector
+        register_detector(ctx)
     guard_consumer(ctx)
     watch_skipped_heads(ctx)
     return ctx

@@ -41,10 +41,16 @@ class _Enricher:
         from processors.enrich.tagging import Tagger
         if "tagger" not in self.state:
             t0 = time.perf_counter()
-            self.state["tagger"] = Tagger.load(spacy_model=self.settings.spacy_model,
-                                               taxonomy_dir=self.settings.taxonomy_dir)
-            self.state["clusterer"] = StoryClusterer()
-            log.info("tagger loaded in %.1f s", time.perf_counter() - t0)
+            s = self.settings
+            if s.tagger_process:
+                from processors.enrich.tagger_process import ProcessTagger
+                tagger: Any = ProcessTagger(s.spacy_model, s.taxonomy_dir)
+                tagger.start()
+            else:
+                tagger = Tagger.load(spacy_model=s.spacy_model, taxonomy_dir=s.taxonomy_dir)
+            self.state["tagger"], self.state["clusterer"] = tagger, StoryClusterer()
+            log.info("tagger loaded in %.1f s (%s)", time.perf_counter() - t0,
+                     "a child process" if s.tagger_process else "a thread of this worker")
         return self.state["tagger"]
 
     def tag(self, items: list[NewsItem]) -> list[Any]:
