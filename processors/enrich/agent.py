@@ -140,10 +140,14 @@ def register(ctx: StageContext) -> Any:
 
     @ctx.app.agent(ctx.raw, name="enrich_news")
     async def enrich_news(stream: Any) -> None:
-        # the tagger loads when the agent starts, not inside the first batch (whose items would wait for it)
-        await asyncio.get_running_loop().run_in_executor(enricher.executor, enricher.load)
         # each event is acked only after its batch is handled: a stop or crash mid-batch re-delivers it
         await handle_in_batches(stream, ctx.settings.enrich_batch_size, ctx.settings.enrich_batch_seconds,
                                 enricher.handle, ctx.acks)
+
+    @ctx.app.task
+    async def load_tagger() -> None:
+        # a worker loads the tagger when it starts, not inside its first batch; on the tagger's one thread, so a first
+        # batch waits for this load instead of starting another
+        await asyncio.get_running_loop().run_in_executor(enricher.executor, enricher.load)
 
     return enrich_news
