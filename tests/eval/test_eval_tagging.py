@@ -46,7 +46,7 @@ def test_nerel_country_and_federal_subjects(tagger) -> None:
     assert honest["recall"] >= FLOORS["nerel_subject_independent_r"], n
 
     # NEREL CITY at the span level on gold mapped without the tagger (taxonomy/eval/nerel_cities.yaml):
-    # measured P 0.8827, R 0.7950 (the target is 0.90 / 0.90: not met yet)
+    # measured P 0.8565, R 0.9000 (the target is 0.90 / 0.90: precision not met yet)
     city = n["city_independent"]
     assert city["gold"] > 350
     assert city["precision"] >= FLOORS["nerel_city_p"], city

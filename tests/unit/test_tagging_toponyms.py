@@ -87,7 +87,7 @@ def test_foreign_town_in_an_oblique_case(tagger: Tagger, text: str, city: str) -
     ("Болельщики «Ливерпуля» праздновали победу.", "in quotation marks"),      # a club
     ("Экскурсия на Шпиль-Ренн отменена.", "part of the compound"),              # a compound name
     ("Сенатор Берни Сандерс выступил в среду.", "person"),                      # beside a surname
-    ("В графстве Кент прошли выборы.", "region or district name"),             # the county, not the town
+    ("В префектуре Ниигата прошли выборы.", "region or district name"),       # the prefecture, not the city
 ])
 def test_russian_city_names_that_name_something_else(tagger: Tagger, text: str, why: str) -> None:
     rows = [r for r in tagger.explain(text, language="ru") if r["dimension"] == "region" and r["decision"] != "not "
@@ -132,3 +132,11 @@ def test_us_county_and_city_state_abbreviation(tagger: Tagger) -> None:
     alexandria = [tagger.gazetteer.entries[t[7:]] for t in _tags(tagger, "A fire broke out in Alexandria, La., on "
                                                                            "Sunday.") if t.startswith("region:gn-")]
     assert alexandria and all(e.ancestors[0] == "us-la" for e in alexandria), alexandria
+
+
+def test_adjectives_of_cities(tagger: Tagger) -> None:
+    # a smaller city's adjective names it when the item supports it; an adjective of the largest city of a name
+    # names that city; before a region noun it names the region called after the city
+    assert "Bryansk" in _cities(tagger, "Руководитель брянских единороссов выступил в Брянской области.", "ru")
+    assert _cities(tagger, "Это случилось в 23:11 по пекинскому времени.", "ru") == ["Beijing"]
+    assert _cities(tagger, "Городок лежал в Могилёвской губернии.", "ru") == []

@@ -48,3 +48,18 @@ def test_city_adjectives_only_from_the_dictionary() -> None:
     assert city_adjectives(morph, "Курск") == ["курский"]
     assert city_adjectives(morph, "Пушкин") == []          # also a surname: "пушкинский" is the poet's
     assert city_adjectives(morph, "Набережные Челны") == []
+
+
+def test_town_adjectives_that_are_ordinary_words_are_left_out() -> None:
+    import pymorphy3
+
+    from processors.enrich.tagging.translit import city_adjectives
+    morph = pymorphy3.MorphAnalyzer()
+    # a town's adjective names it when pymorphy3 knows it and it is no other noun's: брянский, керченский
+    assert city_adjectives(morph, "Брянск", checked=True) == ["брянский"]
+    assert city_adjectives(morph, "Керчь", checked=True) == ["керченский"]
+    # братский is брат's, советский совет's, крымский Крым's: no adjective of Bratsk, Sovetsk, Krymsk
+    for town in ("Братск", "Советск", "Крымск"):
+        assert city_adjectives(morph, town, checked=True) == [], town
+    # unchecked (large cities): омский is Omsk's although ом is a word
+    assert city_adjectives(morph, "Омск") == ["омский"]

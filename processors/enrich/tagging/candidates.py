@@ -170,6 +170,10 @@ class CandidateFinder:
 
     def _mention(self, f: Field, doc: Doc, s: int, e: int, keep: List[Alias], route: str) -> Optional[Mention]:
         span = doc[s:e]
+        if route == "ru" and e - s == 1 and {"demonym", "city"} <= {a.atype for a in keep} and \
+                self.matchers.lemmatizer.morph.parse(span.text)[0].tag.POS == "ADJF":
+            # "Московский университет": the adjective of Moscow, not a town called Московский
+            keep = [a for a in keep if a.atype == "demonym"]
         alias = sorted(keep, key=lambda a: self.type_order.index(a.atype))[0]
         m = Mention(entry_ids=list(dict.fromkeys(a.entry_id for a in keep)), alias=alias, field=f.name,
                     start=span.start_char, end=span.end_char, text=span.text, tok_start=s, tok_end=e)

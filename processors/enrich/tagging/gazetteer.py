@@ -440,16 +440,19 @@ class Gazetteer:
 
     def _ru_city_aliases(self, e: RegionEntry, ru_names: List[str], curated: List[str], taken_ru: set) -> bool:
         """Russian names of a city, and for a large city the adjectives derived from its first one that pymorphy3's
-        dictionary knows (лондонский, уфимский, пермский: "в лондонском суде" names London), as demonym aliases
-        (a smaller town's adjective is too often an ordinary word: братский, королевский)."""
+        dictionary knows (лондонский, уфимский, пермский: "в лондонском суде" names London; of every Russian name:
+        Бэйцзин, Пекин), as demonym aliases;
+        a smaller town's only when it is no ordinary noun's adjective (братский, of брат; see translit.py)."""
         added = False
         for n in ru_names:
             if n.lower() in taken_ru and n not in curated:
                 continue
             self._alias(n, "ru", e.id, "city")
             added = True
-        if added and e.population >= int(self.city_cfg.get("ru_adjectives_min_population", 500000)):
-            for adj in city_adjectives(self._morph(), ru_names[0]):
+        big = e.population >= int(self.city_cfg.get("ru_adjectives_min_population", 500000))
+        if added and (big or e.population >= int(self.city_cfg.get("ru_checked_adjectives_min_population", 0))):
+            adjectives = [a for n in ru_names for a in city_adjectives(self._morph(), n, checked=not big)]
+            for adj in dict.fromkeys(adjectives):
                 if adj not in taken_ru:
                     self._alias(adj, "ru", e.id, "demonym")
         return added

@@ -183,14 +183,23 @@ class Resolver:
         if support > 0 or (geox and not best.needs_support) or (geox and m.alias.atype != "city"):
             m.accept(best.id, "context supports it" if support > 0 else "pymorphy3 reads it as a place (Geox)")
             m.resolved_by_context = True
-        elif geox and best.needs_support and n_cands == 1:
-            m.accept(best.id, "pymorphy3 Geox, small city")
+        elif not best.needs_support and self._largest(best, m):
+            m.accept(best.id, "by far the largest place of that name")
+            m.resolved_by_context = True
+        elif geox and best.needs_support and (n_cands == 1 or self._largest(best, m)):
+            m.accept(best.id, "pymorphy3 Geox, small city" if n_cands == 1 else
+                     "pymorphy3 Geox, by far the largest place of that name")
             m.resolved_by_context = True
         elif m.alias.atype == "city" and not best.ambiguous and toks and self._evident_ru(m, toks, item):
             m.accept(best.id, self._evident_ru(m, toks, item))
             item.ctx.add(best)
         else:
             m.reject("ambiguous/small place without context support")
+
+    def _largest(self, best: RegionEntry, m: Mention) -> bool:
+        """best is ten times as populous as every other reading of the mention (Париж: Paris, not Paris, Texas)."""
+        others = [self.gazetteer.entries[e].population for e in m.entry_ids if e != best.id]
+        return best.population >= 10 * max(others + [1])
 
     def _weak_ru(self, toks: Any) -> str:
         """'person' when a word of the name also reads as a first name, surname or patronymic (Владимир,

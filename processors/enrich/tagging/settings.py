@@ -78,8 +78,8 @@ class Traps:
     language_words_en: FrozenSet[str]
     language_lemmas_ru: FrozenSet[str]
     region_nouns_ru: FrozenSet[str]
+    adjective_regions_ru: FrozenSet[str]
     prepositions_ru: FrozenSet[str]
-    quoted_name_max_words: int
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ import re
 import unicodedata
 from difflib import SequenceMatcher
 from functools import lru_cache
-from typing import Any, Iterable, List, Tuple
+from typing import Any, Iterable, List, Set, Tuple
 
 RUSSIAN_LETTERS = frozenset("абвгдеёжзийклмнопрстуфхцчшщъыьэюя")
 _BGN = dict(zip("абвгдеёжзийклмнопрстуфхцчшщъыьэюя",
@@ -108,13 +108,15 @@ def romanisation_variants(name: str) -> List[str]:
 
 
 _ADJ_SUFFIXES = ("ский", "ьский")
-_LONG_ADJ_SUFFIXES = ("инский",)      # Махачкала -> махачкалинский (stems of 4 letters or more)
+_LONG_ADJ_SUFFIXES = ("инский", "енский")      # Махачкала -> махачкалинский, Керчь -> керченский (stems of 4+)
 
 
-def city_adjectives(morph: Any, name: str) -> List[str]:
+def city_adjectives(morph: Any, name: str, checked: bool = False) -> List[str]:
     """Adjectives of a one-word Russian city name that pymorphy3's dictionary knows as adjectives of their own
     (Лондон -> лондонский, Уфа -> уфимский, Москва -> московский, Тула -> тульский, Курск -> курский); a
-    guess the dictionary does not hold is never made, nor one for a name that is also a person's (Пушкин)."""
+    guess the dictionary does not hold is never made, nor one for a name that is also a person's (Пушкин);
+    `checked`: nor one that is also an ordinary noun's adjective (Братск -> братский, of брат; for smaller towns:
+    омский, of ом, is Omsk's all the same)."""
     low = name.lower()
     if not low or " " in low or not is_russian_spelling(low):
         return []
@@ -123,8 +125,27 @@ def city_adjectives(morph: Any, name: str) -> List[str]:
     stems = {low, low[:-1]} if low[-1] in "аяьйео" else {low}
     # a fleeting vowel before the last consonant: Москва -> москов-ский
     stems |= {st[:-1] + "о" + st[-1] for st in list(stems) if len(st) > 2 and st[-1] not in "аеёиоуыэюяьй"}
-    words = [st + suf for st in sorted(stems) for suf in _ADJ_SUFFIXES + ("имский",)]   # Уфа -> уфимский
+    words = [st + suf for st in sorted(stems) if not st.endswith("ск")
+             for suf in _ADJ_SUFFIXES + ("имский",)]   # Уфа -> уфимский
     words += [low + "ий"] if low.endswith("ск") else []
     words += [st + suf for st in sorted(stems) if len(st) >= 4 for suf in _LONG_ADJ_SUFFIXES]
-    return [w for w in words if morph.word_is_known(w) and
-            any(p.tag.POS == "ADJF" and p.normal_form == w for p in morph.parse(w))]
+    return [w for w in dict.fromkeys(words) if morph.word_is_known(w) and
+            any(p.tag.POS == "ADJF" and p.normal_form == w for p in morph.parse(w)) and
+            not (checked and _from_other_word(morph, w, stems))]
+
+
+def _from_other_word(morph: Any, adjective: str, name_stems: Set[str]) -> bool:
+    """The adjective is that of an ordinary noun, another place or a person's name, whatever the town: братский
+    (брат), советский (совет), крымский (Крым), королевский (Королев). Its stem is then a dictionary noun in its
+    nominative other than the town's own (казанский: казан is Казань's stem), or a person's name."""
+    base = adjective[:-len("ский")].replace("ё", "е")
+    own = {st.replace("ё", "е") for st in name_stems}
+    for stem in dict.fromkeys((base, base.rstrip("ь"))):
+        if not morph.word_is_known(stem):
+            continue
+        for p in morph.parse(stem):
+            if p.normal_form.replace("ё", "е") != stem or p.tag.POS != "NOUN":
+                continue
+            if {"Name", "Surn", "Patr"} & set(map(str, p.tag.grammemes)) or stem not in own:
+                return True     # (a place's own noun other than the town's: крымский is Crimea's, not Krymsk's)
+    return False

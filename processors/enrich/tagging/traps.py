@@ -32,11 +32,6 @@ _OPEN_QUOTES = frozenset({"«", "„", "“", "\""})
 _CLOSE_QUOTES = frozenset({"»", "“", "”", "\""})
 
 
-def _name_word(t: Token) -> bool:
-    """A capitalised word that is no abbreviation (a part of a person's name may stand beside a place name)."""
-    return t.is_alpha and t.text[:1].isupper() and not t.text.isupper()
-
-
 def _compound(doc: Doc, s: int, e: int) -> Optional[str]:
     """The name is one part of a hyphenated compound the gazetteer does not know (Ай-Петри, Минск-Арена,
     Алма-Атинской): the compound names something else."""
@@ -68,7 +63,7 @@ class TrapFilter:
         self.language_lemmas_ru = settings.traps.language_lemmas_ru
         self.region_nouns_ru = settings.traps.region_nouns_ru
         self.prepositions_ru = settings.traps.prepositions_ru
-        self.quoted_max_words = settings.traps.quoted_name_max_words
+        self.adjective_regions_ru = settings.traps.adjective_regions_ru
 
     def apply(self, ms: List[Mention], fields: List[Field], route: str) -> None:
         docs = {f.name: f.doc for f in fields}
@@ -93,13 +88,17 @@ class TrapFilter:
 
     def _russian_city_trap(self, m: Mention, doc: Doc, ms: List[Mention]) -> Optional[str]:
         """Why a Russian city candidate is no city here: a region noun before it (its city readings are dropped),
-        part of a hyphenated compound, all of a short quotation, or beside a capitalised word of a person's
+        part of a hyphenated compound, all of a quotation, or beside a capitalised word of a person's
         name; None when none of these holds."""
         cities = [e for e in m.entry_ids if self.gazetteer.entries[e].kind == "city"]
         if not cities:
             return None
+        if m.alias.atype == "demonym":
+            return self._city_adjective_trap(m, doc, ms)
         prev = doc[m.tok_start - 1] if m.tok_start > 0 else None
-        if prev is not None and self.lemmatizer.lemma(prev.text) in self.region_nouns_ru:
+        if prev is not None and self.lemmatizer.lemma(prev.text) in self.region_nouns_ru and \
+                not self._genitive(doc[m.tok_end - 1]):
+            # in apposition ("префектуре Ниигата"), not a genitive ("района Уфы": a district of the city)
             m.entry_ids = [e for e in m.entry_ids if e not in cities]
             if not m.entry_ids:
                 return f"region or district name: '{prev.text} {m.text}' names no city"
@@ -109,22 +108,37 @@ class TrapFilter:
         return _compound(doc, m.tok_start, m.tok_end) or self._quoted(doc, m.tok_start, m.tok_end) or \
             self._person_neighbour(doc, m, ms)
 
+    def _city_adjective_trap(self, m: Mention, doc: Doc, ms: List[Mention]) -> Optional[str]:
+        """A city's adjective before a region noun names the region called after the city (Могилёвская
+        губерния, Приволжского округа); capitalised beside a person's name it is a surname (Владимир Мединский)."""
+        nxt = doc[m.tok_end] if m.tok_end < len(doc) else None
+        if nxt is not None and self.lemmatizer.lemma(nxt.text) in self.region_nouns_ru | self.adjective_regions_ru:
+            return f"region named after the city: '{m.text} {nxt.text}'"
+        if m.text[:1].isupper() and m.tok_start > 0 and capitalised_in_sentence(doc, m.tok_start, m.tok_end):
+            return self._person_neighbour(doc, m, ms)
+        return None
+
+    def _name_word(self, t: Token) -> bool:
+        """A capitalised word, no abbreviation, that pymorphy3 does not know or reads as a first name, surname or
+        patronymic: a part of a person's name (not "Собрания", "Сысертского", "Реал")."""
+        if not (t.is_alpha and t.text[:1].isupper() and not t.text.isupper()):
+            return False
+        morph = self.lemmatizer.morph
+        return not morph.word_is_known(t.text) or \
+            any({"Name", "Surn", "Patr"} & set(map(str, p.tag.grammemes)) for p in morph.parse(t.text)[:3])
+
     def _genitive(self, t: Token) -> bool:
         """pymorphy3 knows the word and reads it as a genitive ("мэр Москвы Сергей ...": a city's official)."""
         morph = self.lemmatizer.morph
         return morph.word_is_known(t.text) and any("gent" in p.tag for p in morph.parse(t.text)[:3])
 
-    def _quoted(self, doc: Doc, s: int, e: int) -> Optional[str]:
-        """The name is all or most of a quotation of a few words («Барселона», «Говорит Москва»): a club, a
-        ship, a film or a company named after the city."""
-        limit = self.quoted_max_words
-        left = next((k for k in range(s - 1, max(-1, s - 1 - limit), -1) if doc[k].text in _OPEN_QUOTES), None)
-        right = next((k for k in range(e, min(len(doc), e + limit)) if doc[k].text in _CLOSE_QUOTES), None)
-        if left is None or right is None or right - left - 1 > limit:
-            return None
-        if any(t.text in _CLOSE_QUOTES or t.text in _OPEN_QUOTES for t in doc[left + 1:s]):
-            return None
-        return f"in quotation marks: {doc[left:right + 1].text} names a club, ship, title or company"
+    @staticmethod
+    def _quoted(doc: Doc, s: int, e: int) -> Optional[str]:
+        """The name is all of a quotation («Барселона», «Тула», "Курск"): a club, a ship, a film or a company
+        named after the city ("«Эхо Москвы»" names the city inside a station's name)."""
+        if 0 < s and e < len(doc) and doc[s - 1].text in _OPEN_QUOTES and doc[e].text in _CLOSE_QUOTES:
+            return f"in quotation marks: {doc[s - 1:e + 1].text} names a club, ship, title or company"
+        return None
 
     def _person_neighbour(self, doc: Doc, m: Mention, ms: List[Mention]) -> Optional[str]:
         """A capitalised word inside the sentence before the name, or right after it (unless a preposition
@@ -135,12 +149,14 @@ class TrapFilter:
         s, e = m.tok_start, m.tok_end
         prev = doc[s - 1] if s > 0 else None
         nxt = doc[e] if e < len(doc) else None
-        if prev is not None and s - 1 not in places and _name_word(prev) and capitalised_in_sentence(doc, s - 1, s):
+        if prev is not None and self._genitive(doc[s]) and (prev.lower_ in self.prepositions_ru or prev.is_alpha):
+            return None       # "Собрания Санкт-Петербурга", "мэр Москвы Сергей ...": the city's body or official
+        if prev is not None and s - 1 not in places and self._name_word(prev) and \
+                capitalised_in_sentence(doc, s - 1, s):
             return f"person: the capitalised word '{prev.text}' precedes the name"
-        if prev is not None and (prev.lower_ in self.prepositions_ru or (prev.is_alpha and self._genitive(doc[s]) and (
-                prev.text.islower() or not capitalised_in_sentence(doc, s - 1, s)))):
+        if prev is not None and prev.lower_ in self.prepositions_ru:
             return None
-        if nxt is not None and e not in places and _name_word(nxt) and doc[e - 1].whitespace_:
+        if nxt is not None and e not in places and self._name_word(nxt) and doc[e - 1].whitespace_:
             return f"person: the capitalised word '{nxt.text}' follows the name"
         return None
 
