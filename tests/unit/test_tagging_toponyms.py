@@ -140,3 +140,11 @@ def test_adjectives_of_cities(tagger: Tagger) -> None:
     assert "Bryansk" in _cities(tagger, "Руководитель брянских единороссов выступил в Брянской области.", "ru")
     assert _cities(tagger, "Это случилось в 23:11 по пекинскому времени.", "ru") == ["Beijing"]
     assert _cities(tagger, "Городок лежал в Могилёвской губернии.", "ru") == []
+
+
+def test_state_abbreviation_after_a_town_the_gazetteer_does_not_know(tagger: Tagger) -> None:
+    tags = _tags(tagger, "The fire broke out in Smallvillegrad, Va., on Sunday. He moved to Fooburg, B.C. last year.")
+    assert "region:us-va" in tags and "region:ca-bc" in tags, tags
+    # after a known city the abbreviation also places the city in the state
+    tags = _tags(tagger, "The mayor of Washington, D.C., spoke on Monday.")
+    assert "region:us-dc" in tags and any(t.startswith("region:gn-") for t in tags), tags

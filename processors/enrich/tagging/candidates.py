@@ -30,6 +30,8 @@ _DATELINE = re.compile(r"^\s*(?P<city>[A-Z][A-Za-z .'’&-]{1,40}?)\s*,\s*(?:"
                        r"|(?P<region2>[A-Z][A-Za-z.]{1,5}(?: [A-Z][A-Za-z.]{1,5})?)\s*(?:\(|-|—|–))")
 # ", W.Va." / ", Ind." / ", IL" right after a city name
 _CITY_STATE = re.compile(r"\s*,\s*([A-Z][a-z]{0,4}\.(?:\s?[A-Z][a-z]{0,4}\.)?|[A-Z]{2}\b)")
+# "Lanexa, Va." / "Grand Ledge, Mich." / "Kelowna, B.C.": a capitalised word, a comma, an abbreviation with a full stop
+_WORD_STATE = re.compile(r"\b[A-Z][a-z]+,\s*([A-Z][a-z]{0,4}\.(?:\s?[A-Z][a-z]{0,4}\.)?)(?=[\s,;:)]|$)")
 # pymorphy3 parts of speech of a one-word Russian name matched on its exact form, not its lemma
 _FUNCTION_POS = {"NPRO", "PREP", "CONJ", "PRCL", "ADVB", "PRED", "INTJ", "NUMR"}
 _VERB_POS = {"VERB", "INFN", "GRND", "PRTF", "PRTS"}
@@ -235,9 +237,11 @@ class CandidateFinder:
 
     def _city_state(self, f: Field, out: List[Mention]) -> None:
         """"Charleston, W.Va.", "Alexandria, La.", "Springfield, IL" anywhere in a field: the state abbreviation
-        after a city and a comma becomes a mention of the state, and the city must lie in it."""
+        after a city and a comma becomes a mention of the state, and the city must lie in it. After a capitalised
+        word the gazetteer does not know ("Lanexa, Va.") an abbreviation with a full stop names the state too."""
+        self._state_after_word(f, out)
         for m in list(out):
-            if m.alias.atype != "city" or m.within is not None:
+            if m.within is not None or not any(self.gazetteer.entries[e].kind == "city" for e in m.entry_ids):
                 continue
             mt = _CITY_STATE.match(f.text, m.end)
             if not mt:
@@ -251,6 +255,20 @@ class CandidateFinder:
             out.append(Mention(entry_ids=[rid], alias=alias, field=f.name, start=mt.start(1), end=mt.end(1),
                                text=mt.group(1), tok_start=-1, tok_end=-1))
             m.within = {rid}
+
+    def _state_after_word(self, f: Field, out: List[Mention]) -> None:
+        for mt in _WORD_STATE.finditer(f.text):
+            rid = self.gazetteer.dateline_region(mt.group(1))
+            s, e = mt.start(1), mt.end(1)
+            if rid is None or any(o.start < e and s < o.end and o.dateline for o in out):
+                continue
+            word_end = mt.start() + mt.group(0).index(",")
+            if any(o.end == word_end for o in out):
+                continue      # after a gazetteer place: _city_state places the city in the state
+            for o in [o for o in out if o.start >= s and o.end <= e]:
+                out.remove(o)
+            out.append(Mention(entry_ids=[rid], alias=Alias(mt.group(1), "en", rid, "name"), field=f.name, start=s,
+                               end=e, text=mt.group(1), tok_start=-1, tok_end=-1))
 
     def _in_company_name(self, doc: Doc, e: int) -> bool:
         """The place name is part of a company name: capitalised words after it end in a legal-form word
