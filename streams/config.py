@@ -51,7 +51,8 @@ class Settings(BaseSettings):
     # topics and indices
     topic_prefix: str = Field("", description="Prefix for every topic name (shared clusters)")
     topic_partitions: int = Field(4, ge=1, description="Partitions of news.raw / news.enriched / news.deadletter")
-    counts_partitions: int = Field(1, ge=1, description="Partitions of news.counts (the spike detector's input)")
+    counts_partitions: int = Field(1, ge=1, le=1, description="Partitions of news.counts (the spike detector's input): "
+                                   "1, the detector does not share its work across workers yet")
     topic_replication: int = Field(1, ge=1, description="Replication factor of created topics")
     topic_retention_ms: int = Field(7 * 24 * 3600 * 1000, description="retention.ms of created topics")
     topic_retention_bytes: int = Field(256 * 1024 * 1024, description="retention.bytes per partition of created topics")

@@ -22,6 +22,7 @@ from streams.stage import StageContext
 
 from processors.spikes.documents import alert_doc_id, alert_document, incident_doc_id, incident_document
 from processors.spikes.reorder import EventTimeReorderer, OffsetOrderedAcks
+from processors.spikes.writeback import WriteBack
 
 log = logging.getLogger(__name__)
 STAGE = "spikes"
@@ -29,6 +30,8 @@ COUNT_STAGE = "count"
 COMPACT_EVERY_SECONDS = 600.0
 BACKLOG_PROBE_SECONDS = 2.0   # how often the detector's worker asks which lanes still have input upstream
 TICK_KEY = b"__tick__"      # wake-up messages on news.counts (no count; releases held events of idle partitions)
+FLUSH_EVERY = 200           # detector state goes to the table (its changelog) after this many handled messages,
+FLUSH_SECONDS = 0.5         # or this long after the first one still buffered; their acks wait for it
 
 
 def register(ctx: StageContext) -> Any:
@@ -80,6 +83,9 @@ class Detection:
 
     def __init__(self, ctx: StageContext, table: Any) -> None:
         self.ctx, self.settings, self.metrics, self.table = ctx, ctx.settings, ctx.metrics, table
+        self.state = WriteBack(table)
+        self.unflushed: list[tuple[OffsetOrderedAcks, int]] = []   # handled, state buffered, not yet ackable
+        self.first_unflushed = 0.0
         self.alerts_alias = alias(ctx.settings, "alerts")
         self.incidents_alias = alias(ctx.settings, "incidents")
         self.incidents_topic = ctx.incidents if ctx.incidents is not None else ctx.app.topic(
@@ -98,7 +104,7 @@ class Detection:
         from processors.spikes.processor import SpikeProcessor
         if self._processor is None:
             s = self.settings
-            self._processor = SpikeProcessor(self.table, bucket_seconds=s.bucket_seconds,
+            self._processor = SpikeProcessor(self.state, bucket_seconds=s.bucket_seconds,
                                              allowed_lateness_seconds=s.allowed_lateness_seconds,
                                              kibana_url=s.kibana_url, news_index=f"{s.index_prefix}-news")
         return self._processor
@@ -122,9 +128,12 @@ class Detection:
             log.warning("upstream backlog probe failed (%d times so far): %s", self.probe_failures, exc)
 
     def revoke(self, partition: int) -> None:
-        """Held events of a revoked partition stay un-acked: its next owner (maybe this worker) gets them again."""
+        """Held events of a revoked partition stay un-acked: its next owner (maybe this worker) gets them again; so
+        do handled ones whose state is still buffered (the buffer is dropped: their changes come again with them)."""
         self.buffers.pop(partition, None)
         self.ackers.pop(partition, None)
+        self.state.discard()      # one counts partition (streams.config): every buffered change was of this one
+        self.unflushed.clear()
 
     async def on_event(self, event: Any, caught_up: bool) -> list[Any]:
         """Take one news.counts event; handle whatever it releases; return the events now safe to ack."""
@@ -147,9 +156,22 @@ class Detection:
         self.note_idle(buf, caught_up, len(ready))
         for held, held_ces in ready:
             await self.detect(held, held_ces)
-            acks.done(held.message.offset)
+            if not self.unflushed:
+                self.first_unflushed = time.monotonic()
+            self.unflushed.append((acks, held.message.offset))
         self.metrics.reorder_buffered.set(sum(len(b) for b in self.buffers.values()))
-        return list(acks.pop_ackable())
+        if len(self.unflushed) >= FLUSH_EVERY or (
+                self.unflushed and time.monotonic() - self.first_unflushed >= FLUSH_SECONDS):
+            self.flush()
+        return [e for a in self.ackers.values() for e in a.pop_ackable()]
+
+    def flush(self) -> None:
+        """Buffered state to the table (while a news.counts event is current: Faust routes the changelog writes by
+        it), then the handled events become ackable."""
+        self.state.flush()
+        for acks, offset in self.unflushed:
+            acks.done(offset)
+        self.unflushed.clear()
 
     def note_idle(self, buf: EventTimeReorderer, caught_up: bool, n: int) -> None:
         """Log (1st, 2nd, 4th... time) a release that did not wait for idle lanes (their later items come late), and
