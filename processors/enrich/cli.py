@@ -64,7 +64,7 @@ def explain_lines(rows: list) -> list:
     """Plain lines for a non-tty (a pipe, a log): one block per candidate, nothing squeezed into columns."""
     out = []
     for r in rows:
-        what = r.get("id") or ", ".join(r.get("candidates") or []) or "-"
+        what = "; ".join(r.get("names") or []) or r.get("id") or ", ".join(r.get("candidates") or []) or "-"
         score = f"  score {r['score']}" if r.get("score") not in (None, "") else ""
         out.append(f"{r['dimension']}: {r['decision'].upper()}  '{r['text']}'  ({r['field']} {r['start']}-{r['end']})"
                    f"{score}")
@@ -115,7 +115,8 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
             decision = r["decision"]
             style = {"about": "bold green", "assigned": "green", "mentioned": "yellow",
                      "not proposed": "dim"}.get(decision, "red")
-            table.add_row(r["dimension"], str(r.get("id") or ", ".join(r.get("candidates", []))), r["text"],
+            table.add_row(r["dimension"], "; ".join(r.get("names") or []) or str(r.get("id") or
+                          ", ".join(r.get("candidates", []))), r["text"],
                           r["field"], f"{r['start']}-{r['end']}", f"[{style}]{decision}[/{style}]",
                           f"{r.get('score', '')}", r.get("why", ""))
         Console().print(table)

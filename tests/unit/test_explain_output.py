@@ -18,3 +18,10 @@ def test_plain_lines_name_the_decision_the_tag_and_the_reason() -> None:
     assert lines[3] == "region: NOT PROPOSED  'Smallvillegrad'  (text 20-34)"
     assert lines[4] == "    tag: -" and lines[5].startswith("    why: not in the gazetteer")
     assert all("│" not in line and "┃" not in line for line in lines)
+
+
+def test_plain_lines_say_what_a_tag_id_stands_for() -> None:
+    rows = [{"dimension": "region", "id": "region:gn-499099", "candidates": ["region:gn-499099"], "text": "Самаре",
+             "field": "text", "start": 9, "end": 15, "decision": "about", "score": 6.0,
+             "names": ["region:gn-499099 (Samara, city, RU)"], "why": "unambiguous gazetteer name"}]
+    assert explain_lines(rows)[1] == "    tag: region:gn-499099 (Samara, city, RU)"

@@ -121,7 +121,18 @@ class Tagger:
         lang = self.detector.detect_item(title, text, language)
         fields = [Field("title", title or ""), Field("text", text or "")]
         _, traces = self._tag([(title, text)], [lang], trace=True, fields_out=fields)
-        return traces[0] + self._not_proposed(fields, traces[0], self._route(lang))
+        rows = traces[0] + self._not_proposed(fields, traces[0], self._route(lang))
+        for r in rows:
+            if r.get("dimension") == "region":
+                r["names"] = [self._place_label(t) for t in ([r["id"]] if r.get("id") else r.get("candidates") or [])]
+        return rows
+
+    def _place_label(self, tag_id: str) -> str:
+        """"region:gn-499099 (Samara, city, RU)": what a region tag id stands for."""
+        e = self.gazetteer.entries.get(tag_id[len("region:"):])
+        if e is None:
+            return tag_id
+        return f"{tag_id} ({e.name}, {e.kind}" + (f", {e.country_code})" if e.country_code else ")")
 
     def _not_proposed(self, fields: List[Field], trace: Trace, route: str) -> Trace:
         """Capitalised words inside a sentence that no gazetteer alias matched: "not in the gazetteer"."""
