@@ -367,7 +367,7 @@ def main() -> int:
     finally:
         engine.wipe()
     res = {"engine": engine.versions(), "source": source, "items": len(lines), "tagger_items_per_s": round(tag_rate, 1),
-           "e2e_1w": _run_dict(one), "e2e_2w": _run_dict(two), "latency_half_load": latency, "detector": detector}
+           "cores": os.cpu_count(), "e2e_1w": _run_dict(one, len(lines)), "e2e_2w": _run_dict(two, len(lines)), "latency_half_load": latency, "detector": detector}
     checks = {"e2e_1w_vs_tagger": one.items_per_s / tag_rate, "e2e_2w_vs_1w": two.items_per_s / one.items_per_s,
               "detector_stream_vs_in_process": detector["events_per_s"] / detector["in_process_events_per_s"],
               "p99_searchable_s": latency["searchable_s"].get("p99", float("inf")),
@@ -380,8 +380,14 @@ def main() -> int:
     return 0
 
 
-def _run_dict(run: Run) -> dict[str, Any]:
-    return {k: v for k, v in run.__dict__.items() if k != "namespace"}
+def _run_dict(run: Run, items: int | None = None) -> dict[str, Any]:
+    """A run's figures; with `items`, also CPU ms per item per process kind and the CPU bound: the rate at which
+    this machine's cores would be busy all the time with that much work per item."""
+    out = {k: v for k, v in run.__dict__.items() if k != "namespace"}
+    if items:
+        out["cpu_ms_per_item"] = {k: round(1000 * v / items, 2) for k, v in run.cpu.items()}
+        out["cpu_bound_items_per_s"] = round((os.cpu_count() or 1) * items / max(sum(run.cpu.values()), 1e-9), 1)
+    return out
 
 
 def _print(res: dict[str, Any]) -> None:
@@ -391,6 +397,10 @@ def _print(res: dict[str, Any]) -> None:
           f"2 workers {res['e2e_2w']['items_per_s']:.1f} items/s (cpu s {res['e2e_2w']['cpu']})")
     print(f"latency at {res['latency_half_load']['offered_items_per_s']} items/s: ingest->searchable "
           f"{res['latency_half_load']['searchable_s']}, item->alert {res['latency_half_load']['alert_s']}")
+    for name in ("e2e_1w", "e2e_2w"):
+        r = res[name]
+        print(f"{name}: cpu ms/item {r['cpu_ms_per_item']}; cpu bound on {res['cores']} cores "
+              f"{r['cpu_bound_items_per_s']} items/s, measured {r['items_per_s']:.1f}")
     d = res["detector"]
     print(f"detector: {d['events_per_s']} count events/s on the stream ({d['count_events']} events in "
           f"{d['messages']} messages), {d['in_process_events_per_s']} in process")

@@ -68,9 +68,9 @@ class Settings(BaseSettings):
     stages: str = Field("enrich,index,spikes", description="Comma-separated stages this worker runs: enrich, index, "
                         "spikes (= count + detect: news.enriched -> news.counts, news.counts -> alerts)")
     enrich_batch_size: int = Field(32, ge=1, description="Items tagged per nlp.pipe batch")
-    enrich_batch_seconds: float = Field(0.5, gt=0, description="Max wait to fill an enrich batch")
+    enrich_batch_seconds: float = Field(0.25, gt=0, description="Max wait to fill an enrich batch")
     index_batch_size: int = Field(200, ge=1, description="Documents per Elasticsearch bulk request")
-    index_batch_seconds: float = Field(1.0, gt=0, description="Max wait to fill a bulk request")
+    index_batch_seconds: float = Field(0.25, gt=0, description="Max wait to fill a bulk request")
     tagger_process: bool = Field(True, description="Run the tagger in a child process of the worker (its own core); "
                                  "false: in a thread of the worker, sharing its interpreter lock")
     spacy_model: str = Field("en_core_web_sm", description="Installed spaCy pipeline for English NER")
