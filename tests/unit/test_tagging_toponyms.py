@@ -148,3 +148,16 @@ def test_state_abbreviation_after_a_town_the_gazetteer_does_not_know(tagger: Tag
     # after a known city the abbreviation also places the city in the state
     tags = _tags(tagger, "The mayor of Washington, D.C., spoke on Monday.")
     assert "region:us-dc" in tags and any(t.startswith("region:gn-") for t in tags), tags
+
+
+def test_small_town_only_beside_its_state(tagger: Tagger) -> None:
+    # a US town under the gazetteer's general floor (regions.yaml town_population_by_country) is taken when the
+    # item names its state, and not when it does not
+    small = [e for e in tagger.gazetteer.entries.values() if e.needs_ancestor and e.country_code == "US"]
+    assert small, "no small towns in the gazetteer"
+    town = next(e for e in small if " " not in e.name and e.name.isalpha() and
+                tagger.gazetteer.entries[e.ancestors[0]].name.isalpha())
+    state = tagger.gazetteer.entries[town.ancestors[0]].name
+    with_state = _tags(tagger, f"Firefighters were called to a house in {town.name}, {state}, on Sunday.")
+    assert "region:" + town.id in with_state, (town.name, state, with_state)
+    assert "region:" + town.id not in _tags(tagger, f"Firefighters were called to a house in {town.name} on Sunday.")

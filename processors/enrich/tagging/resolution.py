@@ -150,6 +150,14 @@ class Resolver:
                 return
             m.entry_ids = kept
         cands = [self.gazetteer.entries[e] for e in m.entry_ids]
+        if m.within is None and any(c.needs_ancestor for c in cands):
+            # a small town (regions.yaml town_population_by_country) is the place only beside its state/province
+            cands = [c for c in cands if not c.needs_ancestor or
+                     any(a in item.ctx.ids for a in c.ancestors if a != (c.country_code or "").lower())]
+            if not cands:
+                m.reject("small town whose state or province the item does not name")
+                return
+            m.entry_ids = [c.id for c in cands]
         best = self._best(m, cands, item)
         support = self._support(best, item.ctx)
         if not (len(cands) > 1 or best.ambiguous or best.needs_support):
