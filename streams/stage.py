@@ -3,7 +3,7 @@ composition root (settings, metrics, the Faust app and the topic objects)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import faust
 
@@ -24,3 +24,6 @@ class StageContext:
     alerts: Any
     incidents: Any = None     # the incidents topic (None: the spikes stage opens it itself)
     acks: HandledAcks = field(default_factory=HandledAcks)   # agents ack through it: only handled offsets commit
+    # blocking preparations a worker runs before it joins the consumer group (a stage's models), so that it takes
+    # partitions only once it can handle them
+    warmups: list[Callable[[], Any]] = field(default_factory=list)

@@ -78,6 +78,8 @@ def run_worker(settings: Settings) -> None:
     log.info("worker %s: stages=%s kafka=%s es=%s metrics=http://%s:%s/metrics", settings.app_id,
              ",".join(sorted(settings.stage_set)), settings.kafka_servers, settings.elasticsearch_url_shown,
              settings.metrics_host, settings.metrics_port)
+    for warmup in ctx.warmups:      # before the group join: a starting worker takes no partition it cannot handle yet
+        warmup()
     worker = faust.Worker(app, loglevel=settings.log_level.lower(), loop=asyncio.new_event_loop(),
                           redirect_stdouts=False, override_logging=False)
     worker.execute_from_commandline()

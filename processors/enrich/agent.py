@@ -144,10 +144,5 @@ def register(ctx: StageContext) -> Any:
         await handle_in_batches(stream, ctx.settings.enrich_batch_size, ctx.settings.enrich_batch_seconds,
                                 enricher.handle, ctx.acks)
 
-    @ctx.app.task
-    async def load_tagger() -> None:
-        # a worker loads the tagger when it starts, not inside its first batch; on the tagger's one thread, so a first
-        # batch waits for this load instead of starting another
-        await asyncio.get_running_loop().run_in_executor(enricher.executor, enricher.load)
-
+    ctx.warmups.append(enricher.load)   # a worker loads the tagger before it joins (an agent test: in its first batch)
     return enrich_news
