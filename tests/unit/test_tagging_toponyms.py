@@ -88,6 +88,7 @@ def test_foreign_town_in_an_oblique_case(tagger: Tagger, text: str, city: str) -
     ("Экскурсия на Шпиль-Ренн отменена.", "part of the compound"),              # a compound name
     ("Сенатор Берни Сандерс выступил в среду.", "person"),                      # beside a surname
     ("В префектуре Ниигата прошли выборы.", "region or district name"),       # the prefecture, not the city
+    ("Студенты МГУ вышли на акцию.", "acronym in capitals"),                   # a university, not the town Мга
 ])
 def test_russian_city_names_that_name_something_else(tagger: Tagger, text: str, why: str) -> None:
     rows = [r for r in tagger.explain(text, language="ru") if r["dimension"] == "region" and r["decision"] != "not "

@@ -105,6 +105,8 @@ class TrapFilter:
             return None
         if len(cities) < len(m.entry_ids) or m.alias.atype != "city":
             return None       # also a region's or country's name: resolution decides
+        if m.text.isupper() and len(m.text) <= 5 and not m.alias.text.isupper():
+            return f"acronym in capitals: '{m.text}' (the town is written {m.alias.text})"   # МГУ is not Мга
         return _compound(doc, m.tok_start, m.tok_end) or self._quoted(doc, m.tok_start, m.tok_end) or \
             self._person_neighbour(doc, m, ms)
 
