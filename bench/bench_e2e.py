@@ -296,6 +296,14 @@ def _poll_searchable(settings: Settings, sent_at: dict[str, float], sample: list
         time.sleep(0.05)
 
 
+def latency_items() -> list[bytes]:
+    """The bundled stream with fresh ids: it has surges that alert within a minute's worth of items (the first
+    minute of the Reuters replay alerts on nothing: its items are spread over 40 days)."""
+    base = _bundled_base()
+    return [json.dumps({**d, "id": f"l-{i}", "url": f"https://bench.example/l/{i}"}).encode()
+            for i, d in enumerate(base)]
+
+
 def run_latency(base: Settings, lines: list[bytes], rate: float) -> dict[str, Any]:
     """At a fixed offered load: ingest -> searchable for every 20th item, and item -> alert for every alert."""
     from streams.subscribe import tail_alerts
@@ -354,6 +362,9 @@ def main() -> int:
     engine = JvmEngine(base)
     engine.up()
     try:
+        if os.environ.get("SURGEWATCH_BENCH_LATENCY_AT"):          # the latency run alone, at this many items/s
+            print(json.dumps(run_latency(base, latency_items(), float(os.environ["SURGEWATCH_BENCH_LATENCY_AT"]))))
+            return 0
         tag_rate = tagger_rate(lines)
         one = run_throughput(base, engine, lines, 1)
         batches = _counts_messages(one.namespace)
@@ -363,7 +374,7 @@ def main() -> int:
             print(f"tagger {tag_rate:.1f} items/s; 1 worker {_run_dict(one)}; detector {detector}")
             return 0
         two = run_throughput(base, engine, lines, 2)
-        latency = run_latency(base, lines, rate=one.items_per_s / 2)
+        latency = run_latency(base, latency_items(), rate=one.items_per_s / 2)
     finally:
         engine.wipe()
     res = {"engine": engine.versions(), "source": source, "items": len(lines), "tagger_items_per_s": round(tag_rate, 1),

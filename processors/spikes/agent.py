@@ -84,6 +84,7 @@ class Detection:
     def __init__(self, ctx: StageContext, table: Any) -> None:
         self.ctx, self.settings, self.metrics, self.table = ctx, ctx.settings, ctx.metrics, table
         self.state = WriteBack(table)
+        self.generation = 0      # +1 at every revocation: an event handled across one leaves its changes unwritten
         self.unflushed: list[tuple[OffsetOrderedAcks, int]] = []   # handled, state buffered, not yet ackable
         self.first_unflushed = 0.0
         self.alerts_alias = alias(ctx.settings, "alerts")
@@ -132,12 +133,14 @@ class Detection:
         do handled ones whose state is still buffered (the buffer is dropped: their changes come again with them)."""
         self.buffers.pop(partition, None)
         self.ackers.pop(partition, None)
+        self.generation += 1
         self.state.discard()      # one counts partition (streams.config): every buffered change was of this one
         self.unflushed.clear()
 
     async def on_event(self, event: Any, caught_up: bool) -> list[Any]:
         """Take one news.counts event; handle whatever it releases; return the events now safe to ack."""
         part, offset = event.message.partition, event.message.offset
+        generation = self.generation
         buf = self.buffer_for(part)
         acks = self.ackers.setdefault(part, OffsetOrderedAcks())
         first_delivery = acks.add(offset, event)   # False: delivered again while its first delivery is tracked
@@ -156,6 +159,10 @@ class Detection:
         self.note_idle(buf, caught_up, len(ready))
         for held, held_ces in ready:
             await self.detect(held, held_ces)
+            if self.generation != generation:
+                # revoked while this event was handled (its sinks awaited): the buffered changes were dropped, so
+                # neither it nor the rest of `ready` may be acked or flushed; they all come again
+                return []
             if not self.unflushed:
                 self.first_unflushed = time.monotonic()
             self.unflushed.append((acks, held.message.offset))

@@ -67,3 +67,48 @@ def test_processor_over_write_back_emits_the_same_alerts_as_over_a_dict() -> Non
     assert out1 and out1 == out2
     assert table == plain
     assert table.writes < len(events) / 2      # hot keys ("all", the meta state) once per flush, not once per event
+
+
+def test_events_handled_across_a_revocation_are_neither_flushed_nor_acked() -> None:
+    import asyncio
+    from types import SimpleNamespace
+
+    import processors.spikes.agent as spikes_agent
+    from processors.spikes.agent import Detection
+    from processors.spikes.keys import item_counts
+    from streams.codec import encode
+    from streams.config import Settings
+    from streams.metrics import Metrics
+
+    settings = Settings(_env_file=None, topic_partitions=2)
+    ctx = SimpleNamespace(settings=settings, metrics=Metrics(), incidents=object())
+    table = CountingTable()
+    det = Detection(ctx, table)
+    handle = det.detect
+
+    async def detect_then_revoke(event: Any, ces: Any) -> None:
+        await handle(event, ces)
+        if event.message.offset == 0:
+            det.revoke(0)                   # a rebalance while the first event's sinks were awaited
+
+    det.detect = detect_then_revoke
+    items = by_time(stream(days=1, per_hour=4, seed=3))[:3]
+
+    def event(n: int, lane: int) -> Any:
+        counts = item_counts(items[n])
+        counts.lane = lane
+        return SimpleNamespace(key=counts.item_id.encode(), value=encode(counts),
+                               message=SimpleNamespace(partition=0, offset=n))
+
+    async def run() -> list:
+        # lane 0 delivers two items; lane 1's newer item releases both at once: the revocation comes between them
+        return [await det.on_event(event(0, 0), True), await det.on_event(event(1, 0), True),
+                await det.on_event(event(2, 1), True)]
+
+    spikes_agent.FLUSH_EVERY, before = 1, spikes_agent.FLUSH_EVERY
+    try:
+        acked = asyncio.run(run())
+    finally:
+        spikes_agent.FLUSH_EVERY = before
+    assert acked == [[], [], []]                 # nothing acked: every event comes again after the rebalance
+    assert table.writes == 0 and det.unflushed == [] and det.state.dirty == {}   # nor half of them flushed
