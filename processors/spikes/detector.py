@@ -11,7 +11,8 @@ from typing import Any, Dict, Optional, Tuple
 
 from scipy.special import gammainc, ndtri
 
-from streams.records import SEVERITIES
+from processors.spikes import core
+from processors.spikes.core import severity_rank, unit_score  # noqa: F401  (re-exported)
 
 logger = logging.getLogger(__name__)
 
@@ -79,23 +80,7 @@ def poisson_z(observed: float, expected: float, dispersion: float = 1.0) -> floa
 
 def severity_of(z: float, config: DetectorConfig) -> Optional[str]:
     """Severity tier for an evidence value, or None below the lowest tier."""
-    sev: Optional[str] = None
-    for name, threshold in zip(SEVERITIES, config.severity_z):
-        if z >= threshold:
-            sev = name
-    return sev
-
-
-def severity_rank(severity: Optional[str]) -> int:
-    return -1 if severity is None else SEVERITIES.index(severity)
-
-
-def unit_score(z: float, fire_z: float) -> float:
-    """Map evidence to [0, 1): monotone, exactly 0.5 at fire_z (the alert threshold)."""
-    if z <= 0.0:
-        return 0.0
-    r = (z / fire_z) ** 2
-    return r / (1.0 + r)
+    return core.severity_of(z, tuple(config.severity_z))
 
 
 def _ts_seconds(ts: Any) -> float:
@@ -133,6 +118,7 @@ class SeriesDetector:
 
     def __init__(self, config: DetectorConfig = DetectorConfig(), state: Optional[Dict[str, Any]] = None) -> None:
         self.config = config
+        self.thresholds = core.series_thresholds(config)
         self.state: Dict[str, Any] = state if state is not None else {}
         self.last_z = 0.0   # standardised residual of the last row (diagnostics)
 
@@ -148,7 +134,7 @@ class SeriesDetector:
         if not st:
             st.update({"t": t, "L": y, "S": [0.0] * cfg.series_slots_per_day, "sc": None, "sm": 0.0,
                        "day": int(t // 86400), "dmax": 0.0, "maxima": [], "zdmax": 0.0, "zmaxima": [],
-                       "ep": 0, "q": 0.0, "cd": None, "n": 1, "ks": [0] * cfg.series_slots_per_day, "dcov": 0.0})
+                       "life": core.Lifecycle().to_json(), "n": 1, "ks": [0] * cfg.series_slots_per_day, "dcov": 0.0})
             return 0.0
         # states saved before warm-up / edge existed: treat as warmed up
         st.setdefault("zdmax", 0.0)
@@ -199,16 +185,13 @@ class SeriesDetector:
         if edge < cfg.series_edge_ratio:
             ratio *= (edge / cfg.series_edge_ratio) ** cfg.series_edge_power
         st["ratio"] = ratio
-        score = unit_score(ratio, cfg.series_fire_ratio)
-        # episode logic
-        if st["ep"]:
-            st["q"] = st["q"] + dt if ratio < cfg.series_resolve_ratio else 0.0
-            if st["q"] >= cfg.series_quiet_seconds:
-                st["ep"] = 0
-                st["cd"] = t + cfg.series_cooldown_seconds
-            return min(score, 0.49) * 0.5
-        if ratio >= cfg.series_fire_ratio and (st["cd"] is None or t > st["cd"]):
-            st["ep"] = 1
-            st["q"] = 0.0
-            return max(score, 0.5)
-        return min(score, 0.4999)
+        return self._decide(st, ratio, t, dt)
+
+    def _decide(self, st: Dict[str, Any], ratio: float, t: float, dt: float) -> float:
+        """Episode decision of the shared core on this row; the row's reported score."""
+        life = core.Lifecycle.from_json(st["life"]) if "life" in st else core.Lifecycle.from_json(st)
+        decision = core.step(life, ratio, t, self.thresholds, elapsed=dt)
+        for old in ("ep", "q", "cd"):
+            st.pop(old, None)
+        st["life"] = life.to_json()
+        return core.row_score(decision, unit_score(ratio, self.config.series_fire_ratio))

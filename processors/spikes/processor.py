@@ -9,7 +9,8 @@ import math
 from datetime import datetime, timezone
 from typing import Any, Dict, List, MutableMapping, Optional, Set, Tuple
 
-from processors.spikes.detector import (DetectorConfig, anscombe_z, poisson_z, severity_of, severity_rank)
+from processors.spikes import core
+from processors.spikes.detector import DetectorConfig, anscombe_z, poisson_z
 from processors.spikes.incidents import INCIDENTS_KEY, IncidentConfig, IncidentTracker
 from processors.spikes.keys import VOLUME_KEY, dimensions_of
 from processors.spikes.kibana import discover_url
@@ -70,6 +71,14 @@ def stories(bucket: Bucket) -> int:
     return len(bucket.stories) + bucket.components
 
 
+def _lifecycle(ks: KeyState) -> core.Lifecycle:
+    """The core's view of a key's stored episode and cooldown."""
+    ep = ks.episode
+    if ep is None:
+        return core.Lifecycle(False, 0, ks.cooldown_until)
+    return core.Lifecycle(True, ep.quiet, ks.cooldown_until, ep.severity)
+
+
 def _ref(a: List[Any]) -> ArticleRef:
     return ArticleRef(id=a[0], title=a[1], url=a[2], source=a[3], published_at=a[4])
 
@@ -95,6 +104,7 @@ class SpikeProcessor:
         self.kibana_url = kibana_url
         self.data_view = news_index.rstrip("*") + "*"
         self.decay = 0.5 ** (self.bs / config.share_halflife_seconds)
+        self.thresholds = core.stream_thresholds(config)
         self.late_events = 0
         self.duplicate_events = 0
         self.events = 0
@@ -457,46 +467,55 @@ class SpikeProcessor:
         if b - ks.first_bucket < cfg.min_history_buckets:
             return []
         z, obs, exp, start, n_stories, outlets = self._scan(ks, meta, b, _epoch(now))
-        ep = ks.episode
-        if ep is None:
-            if ks.cooldown_until is not None and b <= ks.cooldown_until:
-                return []
-            if z < cfg.fire_z or n_stories < cfg.min_stories or outlets < cfg.min_outlets:
-                return []
-            ks.episode = Episode(id=hashlib.sha1(f"{key}|{start * self.bs}".encode()).hexdigest()[:20],
-                                 start=start, end=b, last=b, quiet=0, severity=severity_of(z, cfg) or "low",
-                                 z=round(z, 4), observed=obs, expected=round(exp, 4))
-            if key not in meta.open:
-                meta.open.append(key)
-                self._save_meta()
-            return [self._alert(key, ks, "firing", now)]
-        # Ongoing episode: extend, maybe escalate.
-        ep.end = max(ep.end, b)
-        if z >= cfg.resolve_z:
-            ep.last = max(ep.last, b)
-        sev = severity_of(z, cfg)
-        if z > ep.z:
-            ep.z, ep.observed, ep.expected = round(z, 4), obs, round(exp, 4)
-        if sev is not None and severity_rank(sev) > severity_rank(ep.severity):
-            ep.severity = sev
+        life = _lifecycle(ks)
+        gates = n_stories >= cfg.min_stories and outlets >= cfg.min_outlets
+        decision = core.step(life, z, b, self.thresholds, gates_ok=gates)
+        if decision == core.OPEN:
+            return self._open(key, ks, meta, life, b, now, (z, obs, exp, start))
+        if ks.episode is None:
+            return []
+        self._extend(ks.episode, b, z, obs, exp)
+        if decision == core.ESCALATE:
+            ks.episode.severity = life.severity or ks.episode.severity
             return [self._alert(key, ks, "escalated", now)]
         return []
 
+    def _open(self, key: str, ks: KeyState, meta: Meta, life: core.Lifecycle, b: int, now: str,
+              scan: Tuple[float, float, float, int]) -> List[Alert]:
+        z, obs, exp, start = scan
+        ks.episode = Episode(id=hashlib.sha1(f"{key}|{start * self.bs}".encode()).hexdigest()[:20],
+                             start=start, end=b, last=b, quiet=0, severity=life.severity or "low",
+                             z=round(z, 4), observed=obs, expected=round(exp, 4))
+        if key not in meta.open:
+            meta.open.append(key)
+            self._save_meta()
+        return [self._alert(key, ks, "firing", now)]
+
+    def _extend(self, ep: Episode, b: int, z: float, obs: float, exp: float) -> None:
+        """An event of an open episode: its window grows; its peak evidence is kept."""
+        ep.end = max(ep.end, b)
+        if not core.is_calm(z, self.thresholds):
+            ep.last = max(ep.last, b)
+        if z > ep.z:
+            ep.z, ep.observed, ep.expected = round(z, 4), obs, round(exp, 4)
+
     def _check_resolution(self, key: str, ks: KeyState, meta: Meta, wb: int) -> Optional[Alert]:
+        """Complete buckets since the last check, through the core: each calm one counts; enough of them resolve
+        (the cooldown counts from the last complete bucket)."""
         ep = ks.episode
         assert ep is not None
         self._fold(ks, meta)
+        life = _lifecycle(ks)
         j = (ep.checked if ep.checked is not None else ep.last) + 1
         while j < wb:                      # complete buckets only
-            if self._bucket_z(ks, meta, j) >= self.config.resolve_z:
+            z = self._bucket_z(ks, meta, j)
+            if not core.is_calm(z, self.thresholds):
                 ep.last = j
-                ep.quiet = 0
-            else:
-                ep.quiet += 1
-            ep.checked = j
-            if ep.quiet >= self.config.quiet_buckets:
+            decision = core.step(life, z, wb - 1, self.thresholds, elapsed=1)
+            ep.quiet, ep.checked = int(life.quiet), j
+            if decision == core.RESOLVE:
                 alert = self._alert(key, ks, "resolved")
-                ks.cooldown_until = wb + self.config.cooldown_buckets - 1
+                ks.cooldown_until = int(life.cooldown_until)
                 ks.episode = None
                 self._prune(ks, wb)
                 return alert
