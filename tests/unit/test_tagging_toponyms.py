@@ -162,3 +162,16 @@ def test_small_town_only_beside_its_state(tagger: Tagger) -> None:
     with_state = _tags(tagger, f"Firefighters were called to a house in {town.name}, {state}, on Sunday.")
     assert "region:" + town.id in with_state, (town.name, state, with_state)
     assert "region:" + town.id not in _tags(tagger, f"Firefighters were called to a house in {town.name} on Sunday.")
+
+
+def test_first_level_subdivisions_from_pycountry(tagger: Tagger) -> None:
+    # a province of a country the curated YAML does not cover is found (its local type word dropped: "Hubei
+    # Sheng" -> Hubei) and counts for its country; generic names ("Centre", "Western") are not entries
+    tags = _tags(tagger, "Farmers in Hubei reported a poor harvest, officials in China said.")
+    assert "region:cn-hb" in tags, tags
+    assert tagger.gazetteer.entries["cn-hb"].name == "Hubei" and tagger.gazetteer.entries["cn-hb"].ancestors == ["cn"]
+    names = {e.name for e in tagger.gazetteer.entries.values() if e.kind == "province"}
+    assert not names & {"Centre", "Western", "Central", "Nord"}, names & {"Centre", "Western", "Central", "Nord"}
+    # a subdivision named like a city leaves the name to the city
+    assert _tags(tagger, "Traffic in Osaka slowed after the storm.") != [] and \
+        "region:jp-27" not in _tags(tagger, "Traffic in Osaka slowed after the storm.")
