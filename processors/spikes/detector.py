@@ -1,5 +1,5 @@
-"""Spike detector core: consumes counts (observed vs expected, or a regular series), produces standardised
-evidence, calibrated anomaly scores in [0, 1], severities and episode decisions. Pure code, no I/O."""
+"""Spike evidence: consumes counts (observed vs expected, or a regular series), produces standardised evidence;
+scores, severities and episode decisions come from the decision core (core.py). Pure code, no I/O."""
 from __future__ import annotations
 
 import logging
@@ -112,8 +112,9 @@ class SeriesDetector:
     Warm-up: the level, scale and each seasonal slot learn with weight max(EWMA weight, 1 / updates so far)
     (a running mean until the EWMA takes over), so start-up residuals do not inflate the reference; a partial
     day (less than `series_min_day_coverage` observed, e.g. the first one) contributes no daily maxima.
-    5. Episodes: the first row of an episode reports its score (>= 0.5); rows inside the episode report < 0.5;
-       the episode resolves after `series_quiet_seconds` of calm and is followed by a cooldown.
+    5. Episodes (the decision core, the same as the stream's, in seconds): the first row of an episode reports its
+       score (>= 0.5); rows inside the episode report < 0.5; the episode resolves after `series_quiet_seconds` of
+       calm and is followed by a cooldown.
     Score = unit_score(ratio, series_fire_ratio), so 0.5 is exactly the alert threshold."""
 
     def __init__(self, config: DetectorConfig = DetectorConfig(), state: Optional[Dict[str, Any]] = None) -> None:
