@@ -306,7 +306,6 @@ def latency_items() -> list[bytes]:
 
 def run_latency(base: Settings, lines: list[bytes], rate: float) -> dict[str, Any]:
     """At a fixed offered load: ingest -> searchable for every 20th item, and item -> alert for every alert."""
-    from streams.subscribe import tail_alerts
     settings = _namespace(base)
     prepare(settings, reset=False)
     procs = _workers(settings, 1)
@@ -324,7 +323,7 @@ def run_latency(base: Settings, lines: list[bytes], rate: float) -> dict[str, An
         _wait_done(settings, n, timeout=900)
         stop.set()
         poller.join(30)
-        alert_lat = _alert_latencies(tail_alerts(settings, from_beginning=True, follow=False, idle_ms=3000), sent_at)
+        alert_lat = _alert_latencies(_alerts_with_send_time(settings), sent_at)
     finally:
         for p in procs:
             stop_process(p)
@@ -332,17 +331,33 @@ def run_latency(base: Settings, lines: list[bytes], rate: float) -> dict[str, An
             "alert_s": _pcts(alert_lat), "alerts": len(alert_lat)}
 
 
-def _alert_latencies(alerts: Iterator[Any], sent_at: dict[str, float]) -> list[float]:
-    """Per firing alert: its creation time minus the send time of the newest of its articles sent before it."""
-    from streams.records import parse_time
+def _alerts_with_send_time(settings: Settings, idle_ms: int = 3000) -> Iterator[tuple[Any, float]]:
+    """Every alert on the namespace's alerts topic with the wall-clock time the worker produced it (the Kafka
+    message's CreateTime, set by the worker's producer on this machine's clock). An Alert's own `created_at` is
+    event time (the detector's watermark: the items' published_at, years before the run), so it cannot be set
+    against the wall-clock send times."""
+    from kafka import KafkaConsumer
+    from streams.codec import decode
+    from streams.records import Alert
+    consumer = KafkaConsumer(topics.name(settings, topics.ALERTS), bootstrap_servers=settings.kafka_servers,
+                             auto_offset_reset="earliest", enable_auto_commit=False, consumer_timeout_ms=idle_ms)
+    try:
+        for m in consumer:
+            yield decode(Alert, m.value), m.timestamp / 1000.0
+    finally:
+        consumer.close()
+
+
+def _alert_latencies(alerts: Iterator[tuple[Any, float]], sent_at: dict[str, float]) -> list[float]:
+    """Per firing alert: the time its message was produced minus the send time of the newest of its articles sent
+    before it (the item that tipped the key over, or the closest to it among the alert's top articles)."""
     out = []
-    for a in alerts:
-        if a.state != "firing" or not a.created_at:
+    for a, produced in alerts:
+        if a.state != "firing":
             continue
-        created = parse_time(a.created_at).timestamp()
-        sent = [sent_at[x.id] for x in a.top_articles if x.id in sent_at and sent_at[x.id] <= created]
+        sent = [sent_at[x.id] for x in a.top_articles if x.id in sent_at and sent_at[x.id] <= produced]
         if sent:
-            out.append(created - max(sent))
+            out.append(produced - max(sent))
     return out
 
 
