@@ -75,6 +75,9 @@ class Settings(BaseSettings):
                                  "false: in a thread of the worker, sharing its interpreter lock")
     spacy_model: str = Field("en_core_web_sm", description="Installed spaCy pipeline for English NER")
     taxonomy_dir: Path | None = Field(None, description="Folder with a custom taxonomy (default: the bundled one)")
+    tagger_cache_dir: Path = Field(Path(".surgewatch/tagger-cache"), description="Folder for the tagger's built "
+                                   "gazetteer, one file per hash of its sources, taxonomy files and package versions "
+                                   "(any change rebuilds it; safe to delete)")
 
     # spikes
     bucket_seconds: int = Field(3600, ge=60, description="Count bucket size for spike detection (seconds)")

@@ -44,10 +44,11 @@ class _Enricher:
             s = self.settings
             if s.tagger_process:
                 from processors.enrich.tagger_process import ProcessTagger
-                tagger: Any = ProcessTagger(s.spacy_model, s.taxonomy_dir)
+                tagger: Any = ProcessTagger(s.spacy_model, s.taxonomy_dir, s.tagger_cache_dir)
                 tagger.start()
             else:
-                tagger = Tagger.load(spacy_model=s.spacy_model, taxonomy_dir=s.taxonomy_dir)
+                tagger = Tagger.load(spacy_model=s.spacy_model, taxonomy_dir=s.taxonomy_dir,
+                                     cache_dir=s.tagger_cache_dir)
             self.state["tagger"], self.state["clusterer"] = tagger, StoryClusterer()
             log.info("tagger loaded in %.1f s (%s)", time.perf_counter() - t0,
                      "a child process" if s.tagger_process else "a thread of this worker")

@@ -26,12 +26,13 @@ def _die_with_parent() -> None:
         pass
 
 
-def _load(spacy_model: str, taxonomy_dir: Optional[str]) -> None:
+def _load(spacy_model: str, taxonomy_dir: Optional[str], cache_dir: Optional[str] = None) -> None:
     global _TAGGER
     _die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)   # a Ctrl-C stops the worker, which stops this child
     from processors.enrich.tagging import Tagger
-    _TAGGER = Tagger.load(spacy_model=spacy_model, taxonomy_dir=Path(taxonomy_dir) if taxonomy_dir else None)
+    kw = {"cache_dir": cache_dir} if cache_dir else {}      # none given: the tagger's default cache folder
+    _TAGGER = Tagger.load(spacy_model=spacy_model, taxonomy_dir=Path(taxonomy_dir) if taxonomy_dir else None, **kw)
 
 
 def _ready() -> bool:
@@ -45,8 +46,8 @@ def _tag_batch(items: List[Any]) -> List[Any]:
 class ProcessTagger:
     """`tag_batch(items)` like Tagger's, run in the child. `start()` loads the child's tagger and returns seconds."""
 
-    def __init__(self, spacy_model: str, taxonomy_dir: Optional[Path]) -> None:
-        self.args = (spacy_model, str(taxonomy_dir) if taxonomy_dir else None)
+    def __init__(self, spacy_model: str, taxonomy_dir: Optional[Path], cache_dir: Optional[Path] = None) -> None:
+        self.args = (spacy_model, str(taxonomy_dir) if taxonomy_dir else None, str(cache_dir) if cache_dir else None)
         self.pool: Optional[ProcessPoolExecutor] = None
         self.restarts = 0
 

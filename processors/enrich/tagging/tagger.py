@@ -34,6 +34,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 from spacy.language import Language
 
 from processors.enrich.language import LanguageDetector
+from processors.enrich.tagging.cache import DEFAULT_CACHE_DIR, load_gazetteer
 from processors.enrich.tagging.candidates import AliasMatchers, CandidateFinder
 from processors.enrich.tagging.evidence import capitalised_in_sentence
 from processors.enrich.tagging.gazetteer import Gazetteer, Taxonomy
@@ -74,14 +75,15 @@ Trace = List[Dict[str, Any]]
 class Tagger:
     """Loads the spaCy pipelines, taxonomy and gazetteer once; tags batches of NewsItems."""
 
-    def __init__(self, nlp_en: Language, taxonomy: Taxonomy, detector: Optional[LanguageDetector] = None) -> None:
+    def __init__(self, nlp_en: Language, taxonomy: Taxonomy, detector: Optional[LanguageDetector] = None,
+                 cache_dir: Optional[str | Path] = DEFAULT_CACHE_DIR) -> None:
         self.nlp_en = nlp_en
         self.nlp_ru, self.lemmatizer = russian_pipeline()
         self.taxonomy = taxonomy
         self.taxonomy_version = taxonomy.version
         self.settings = TaggerSettings.from_dict(taxonomy.tagging, f"{taxonomy.directory}/tagging.yaml")
         self.detector = detector or LanguageDetector()
-        self.gazetteer = Gazetteer(taxonomy)
+        self.gazetteer = load_gazetteer(taxonomy, cache_dir)     # cached build (cache.py); None: always build
         self.communities = load_rules(taxonomy.communities, "community")
         self.topics = load_rules(taxonomy.topics, "topic")
         currency_words = {w.lower() for w in taxonomy.countries.get("_currency_words_en") or []}
@@ -98,10 +100,12 @@ class Tagger:
         self.docs_seen = 0
 
     @classmethod
-    def load(cls, spacy_model: str = "en_core_web_sm", taxonomy_dir: Optional[str | Path] = None) -> "Tagger":
-        """Heavy: loads spaCy, pymorphy3, lingua and builds the gazetteer. Load once per process."""
+    def load(cls, spacy_model: str = "en_core_web_sm", taxonomy_dir: Optional[str | Path] = None,
+             cache_dir: Optional[str | Path] = DEFAULT_CACHE_DIR) -> "Tagger":
+        """Heavy: loads spaCy, pymorphy3, lingua and builds the gazetteer (or reads it from cache_dir). Load once per
+        process."""
         nlp = load_spacy_model(spacy_model)
-        return cls(nlp, Taxonomy.load(taxonomy_dir))
+        return cls(nlp, Taxonomy.load(taxonomy_dir), cache_dir=cache_dir)
 
     # ------------------------------------------------------------------ public API
     def tag_batch(self, items: Sequence[NewsItem], batch_size: int = 64) -> List[TagResult]:
