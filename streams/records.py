@@ -315,6 +315,32 @@ class Incident(faust.Record, serializer="json", include_metadata=False):
     schema_version: int = SCHEMA_VERSION
 
 
+class KeyedAlert(faust.Record, serializer="json", include_metadata=False):
+    """An alert of one detector lane with what incident grouping needs of its key."""
+
+    alert: Alert
+    items: List[str] = []                   # short ids of the articles in its evidence window
+    label: Optional[str] = None
+    depth: int = 1
+
+
+class LaneOutcome(faust.Record, serializer="json", include_metadata=False):
+    """What one detector lane (a news.counts partition) made of one item, or, as a marker without alerts or
+    progress, how far in event time it has got: the incident grouper merges the lanes in (published_at, item_id)
+    order. `watermark` is the lane's event-time bucket after the item."""
+
+    lane: int
+    lanes: int                              # detector lanes in all (news.counts partitions)
+    published_at: str
+    item_id: str
+    watermark: int = 0
+    seq: int = 0                            # the lane's items handled so far, this one included
+    alerts: List[KeyedAlert] = []
+    progress: Dict[str, List[str]] = {}     # key with an open episode -> short ids it newly counted
+    marker: bool = False
+    schema_version: int = SCHEMA_VERSION
+
+
 class DeadLetter(faust.Record, serializer="json", include_metadata=False):
     """An input that a stage could not process, with why and where it came from."""
 

@@ -1,31 +1,32 @@
-"""Incident grouping: consumes the Alerts of the spike processor (with the articles behind each key's evidence),
-produces one Incident per surge -- a region and its ancestors, a key and its combinations, keys driven by the same
-stories -- and stamps every Alert with its incident_id. Pure code; state is typed and kept in the detector's table.
+"""Incident grouping: consumes one item's outcome of the spike detector at a time (its Alerts, each with the articles
+of its evidence window, and the articles newly counted for keys with an open episode), produces one Incident per
+surge -- a region and its ancestors, a key and its combinations, keys driven by the same stories -- and stamps every
+Alert with its incident_id. Pure code; state is typed and kept in a caller-supplied mapping.
 
 An alert that opens an episode joins the open incident whose articles explain most of its excess (the articles in
 its evidence window that also drive the incident's keys, over the excess observed - expected), if that share is at
-least `join_share`; otherwise it opens a new incident. The decision uses only the alert and the counted articles
-at that moment (causal, deterministic: the same in a backtest and live, before and after a restart). An incident
-resolves when every key in it has resolved. Its notifications are `opened`, `escalated` (its severity rose a tier)
-and `resolved`; every other change is an `updated` revision."""
+least `join_share`; otherwise it opens a new incident. The decision uses only what the items up to this one counted
+(causal), and an item's alerts are taken in one canonical order (resolutions first, then by key), so the result is
+the same in a backtest and live, before and after a restart, and however the keys are shared among detector lanes.
+An incident resolves when every key in it has resolved. Its notifications are `opened`, `escalated` (its severity
+rose a tier) and `resolved`; every other change is an `updated` revision."""
 from __future__ import annotations
 
 import hashlib
 import logging
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Dict, Iterable, List, MutableMapping, Optional, Set, Tuple
+from typing import Any, Dict, Iterable, List, MutableMapping, Optional, Set, Tuple
 
 from processors.spikes.detector import severity_rank
 from processors.spikes.kibana import discover_url
 from processors.spikes.state import StateVersionError
-from streams.records import Alert, ArticleRef, Incident, IncidentChange, IncidentKey, parse_time
+from streams.records import Alert, ArticleRef, Incident, IncidentChange, IncidentKey, KeyedAlert, parse_time
 
 logger = logging.getLogger(__name__)
 
 INCIDENTS_KEY = "__incidents__"
 INCIDENT_STATE_VERSION = 1
 
-WindowItems = Callable[[str, int, int], Set[str]]   # (key, first bucket, last bucket) -> short item ids
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,12 @@ class Member:
     depth: int = 1                       # specificity (see keys.key_depth)
     articles: List[List[Optional[str]]] = field(default_factory=list)   # [id, title, url, source, published_at]
     co_tags: List[str] = field(default_factory=list)
+    items: List[str] = field(default_factory=list)   # short ids counted for the key since its window began
+
+
+def canonical(entries: Iterable[KeyedAlert]) -> List[KeyedAlert]:
+    """An item's alerts in the order grouping takes them: resolutions first, then by key (no lane decides it)."""
+    return sorted(entries, key=lambda e: (e.alert.state != "resolved", e.alert.key))
 
 
 @dataclass
@@ -108,6 +115,7 @@ def _art(a: Any) -> List[Optional[str]]:
 
 
 def member_of(alert: Alert, bucket_seconds: int, described: Tuple[Optional[str], int]) -> Member:
+    """An incident member from an alert, with the key's label and specificity."""
     return Member(key=alert.key, alert_id=alert.alert_id, state=alert.state, severity=alert.severity,
                   observed=float(alert.observed), expected=float(alert.expected), score=float(alert.score),
                   window_start=alert.window_start, window_end=alert.window_end,
@@ -139,63 +147,67 @@ def headline(members: Iterable[Member], strength: float) -> Member:
 
 
 class IncidentTracker:
-    """Groups alerts into incidents; `states` is the detector's state mapping (the book lives at INCIDENTS_KEY)."""
+    """Groups alerts into incidents, one item's outcome at a time; the book lives at INCIDENTS_KEY of `states`."""
 
-    def __init__(self, states: MutableMapping[str, Any], window_items: WindowItems, bucket_seconds: int,
+    def __init__(self, states: MutableMapping[str, Any], bucket_seconds: int,
                  config: IncidentConfig = IncidentConfig(), kibana_url: str = "http://localhost:5601",
-                 data_view: str = "surgewatch-news*",
-                 describe: Optional[Callable[[str], Tuple[Optional[str], int]]] = None) -> None:
-        self.states, self.window_items, self.bs, self.config = states, window_items, int(bucket_seconds), config
+                 data_view: str = "surgewatch-news*") -> None:
+        self.states, self.bs, self.config = states, int(bucket_seconds), config
         self.kibana_url, self.data_view = kibana_url, data_view
-        self.describe = describe or (lambda key: (None, key.count("|") + 1))
 
     def book(self) -> IncidentBook:
         return IncidentBook.from_json(self.states.get(INCIDENTS_KEY))
 
-    def observe(self, alerts: List[Alert], now_bucket: int) -> List[Incident]:
-        """Stamp each alert with its incident id; return the incident revisions the alerts cause, in order."""
-        if not alerts:
+    def observe_item(self, entries: List[KeyedAlert], progress: Dict[str, List[str]]) -> List[Incident]:
+        """One item's outcome: `progress` (key -> articles it newly counted, for keys with an open episode) first,
+        then its alerts in canonical order, each stamped with its incident id; returns the incident revisions."""
+        if not entries and not progress:
             return []
         book = self.book()
+        self._progress(book, progress)
         out: List[Incident] = []
-        for alert in alerts:
-            record = self._one(book, alert, now_bucket)
+        for entry in canonical(entries):
+            record = self._one(book, entry)
             if record is not None:
                 out.append(record)
         self.states[INCIDENTS_KEY] = book.to_json()
         return out
 
+    def _progress(self, book: IncidentBook, progress: Dict[str, List[str]]) -> None:
+        for inc in book.open:
+            for m in inc.members:
+                if m.state != "resolved" and progress.get(m.key):
+                    _extend_unique(m.items, progress[m.key], self.config.max_items)
+
     # ---------------------------------------------------------------------------------------------- decisions
-    def _one(self, book: IncidentBook, alert: Alert, now_bucket: int) -> Optional[Incident]:
+    def _one(self, book: IncidentBook, entry: KeyedAlert) -> Optional[Incident]:
+        alert = entry.alert
         owner = next((inc for inc in book.open if any(m.alert_id == alert.alert_id for m in inc.members)), None)
         if alert.state == "firing" or owner is None:
             if alert.state == "resolved":          # an episode from before incidents existed: name it, no record
                 alert.incident_id = incident_id_of(alert.alert_id)
                 return None
-            return self._join_or_open(book, alert, now_bucket)
+            return self._join_or_open(book, entry)
         alert.incident_id = owner.id
-        return self._update(book, owner, alert)
+        return self._update(book, owner, entry)
 
-    def _alert_items(self, alert: Alert) -> Set[str]:
-        lo = int(parse_time(alert.window_start).timestamp() // self.bs)
-        hi = int(parse_time(alert.window_end).timestamp() // self.bs) - 1
-        return self.window_items(alert.key, lo, hi)
-
-    def _incident_items(self, inc: OpenIncident, now_bucket: int) -> Set[str]:
+    @staticmethod
+    def _incident_items(inc: OpenIncident) -> Set[str]:
         items = set(inc.items)
         for m in inc.members:
             if m.state != "resolved":
-                items |= self.window_items(m.key, m.first_bucket, now_bucket)
+                items.update(m.items)
         return items
 
-    def _join_or_open(self, book: IncidentBook, alert: Alert, now_bucket: int) -> Incident:
-        mine = self._alert_items(alert)
+    def _join_or_open(self, book: IncidentBook, entry: KeyedAlert) -> Incident:
+        alert, mine = entry.alert, set(entry.items)
         best: Tuple[float, Optional[OpenIncident]] = (0.0, None)
         for inc in book.open:   # oldest first: a tie goes to the incident that opened first
-            share = explained_share(mine, self._incident_items(inc, now_bucket), alert.observed, alert.expected)
+            share = explained_share(mine, self._incident_items(inc), alert.observed, alert.expected)
             if share >= self.config.join_share and share > best[0]:
                 best = (share, inc)
-        member = member_of(alert, self.bs, self.describe(alert.key))
+        member = member_of(alert, self.bs, (entry.label, entry.depth))
+        member.items = sorted(mine)[-self.config.max_items:]
         inc = best[1]
         if inc is None:
             inc = OpenIncident(id=incident_id_of(alert.alert_id), first_seen=alert.created_at or alert.window_end,
@@ -211,14 +223,18 @@ class IncidentTracker:
         alert.incident_id = inc.id
         return self._revision(book, inc, alert, change, previous, new_keys=[alert.key])
 
-    def _update(self, book: IncidentBook, inc: OpenIncident, alert: Alert) -> Incident:
+    def _update(self, book: IncidentBook, inc: OpenIncident, entry: KeyedAlert) -> Incident:
+        alert = entry.alert
         previous = inc.severity
         member = inc.member(alert.key)
-        fresh = member_of(alert, self.bs, (member.label, member.depth) if member else self.describe(alert.key))
-        if alert.state == "resolved" and member is not None and not fresh.articles:
-            fresh.articles, fresh.co_tags = member.articles, member.co_tags
+        fresh = member_of(alert, self.bs, (member.label, member.depth) if member else (entry.label, entry.depth))
+        if member is not None:
+            fresh.items = list(member.items)
+            if alert.state == "resolved" and not fresh.articles:
+                fresh.articles, fresh.co_tags = member.articles, member.co_tags
+        _extend_unique(fresh.items, sorted(entry.items), self.config.max_items)
         inc.members = [fresh if m.key == alert.key else m for m in inc.members]
-        self._remember(inc, self._alert_items(alert))
+        self._remember(inc, set(entry.items))
         if all(m.state == "resolved" for m in inc.members):
             book.open.remove(inc)
             change = IncidentChange.RESOLVED.value
@@ -245,6 +261,17 @@ class IncidentTracker:
         inc.revision += 1
         inc.last_update = alert.created_at or alert.window_end
         return incident_record(inc, change, previous, new_keys, self.config, self.kibana_url, self.data_view)
+
+
+def _extend_unique(items: List[str], new: Iterable[str], limit: int) -> None:
+    """Append the ids not in `items` yet, keeping the newest `limit`."""
+    known = set(items)
+    for i in new:
+        if i not in known:
+            known.add(i)
+            items.append(i)
+    if len(items) > limit:
+        del items[: len(items) - limit]
 
 
 def _top_articles(members: List[Member], head: Member, limit: int) -> List[ArticleRef]:

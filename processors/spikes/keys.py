@@ -2,6 +2,7 @@
 or the same as one ItemCounts message, and expands ItemCounts back into CountEvents."""
 from __future__ import annotations
 
+import hashlib
 import logging
 from itertools import product
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
@@ -176,4 +177,24 @@ def expand(counts: ItemCounts) -> List[CountEvent]:
                               story_id=counts.story_id, published_at=counts.published_at, article=counts.article,
                               co_tags=[t for t in counts.tags if t not in members], outlet=counts.outlet,
                               lane=counts.lane, dup_keys=counts.dup_keys, label=kc.label, depth=kc.depth))
+    return out
+
+
+def counts_partition(key: str, partitions: int) -> int:
+    """The news.counts partition (detector lane) that owns a count key: a stable hash of the key, the same on every
+    worker and in the backtest; every lane also counts the volume key (the overall-volume baseline stays exact)."""
+    if partitions <= 1:
+        return 0
+    return int.from_bytes(hashlib.blake2b(key.encode("utf-8"), digest_size=4).digest(), "big") % partitions
+
+
+def split_counts(counts: ItemCounts, partitions: int) -> List[Tuple[int, ItemCounts]]:
+    """One ItemCounts per detector lane: the volume key and the keys that lane owns (key order kept)."""
+    if partitions <= 1:
+        return [(0, counts)]
+    volume = [kc for kc in counts.keys if kc.key == VOLUME_KEY]
+    out: List[Tuple[int, ItemCounts]] = []
+    for p in range(partitions):
+        own = [kc for kc in counts.keys if kc.key != VOLUME_KEY and counts_partition(kc.key, partitions) == p]
+        out.append((p, counts.derive(keys=volume + own)))
     return out

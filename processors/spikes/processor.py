@@ -1,6 +1,8 @@
-"""Streaming spike processor: consumes CountEvents (and watermark ticks), produces Alert episode state changes
-(firing / escalated / resolved), each stamped with its incident, and the Incident revisions they cause. State is
-typed (state.py) and lives in a caller-supplied mapping of JSON values (a dict, or the stream's Faust table)."""
+"""Streaming spike processor: consumes one item's CountEvents at a time (and watermark ticks), produces Alert episode
+state changes (firing / escalated / resolved) and either groups them into incidents itself (stamping each Alert, the
+Incident revisions waiting in `take_incidents`) or, as one lane of several, leaves the item's outcome for the
+incident grouper (`take_outcomes`). State is typed (state.py) and lives in a caller-supplied mapping of JSON values
+(a dict, or the stream's Faust table)."""
 from __future__ import annotations
 
 import hashlib
@@ -11,11 +13,11 @@ from typing import Any, Dict, List, MutableMapping, Optional, Set, Tuple
 
 from processors.spikes import core
 from processors.spikes.detector import DetectorConfig, anscombe_z, poisson_z
-from processors.spikes.incidents import INCIDENTS_KEY, IncidentConfig, IncidentTracker
+from processors.spikes.incidents import INCIDENTS_KEY, IncidentConfig, IncidentTracker, canonical
 from processors.spikes.keys import VOLUME_KEY, dimensions_of
 from processors.spikes.kibana import discover_url
-from processors.spikes.state import STATE_VERSION, Bucket, Episode, KeyState, Meta
-from streams.records import Alert, ArticleRef, CountEvent, Incident, iso, parse_time
+from processors.spikes.state import STATE_VERSION, Bucket, Episode, KeyState, Meta, link as _link, stories
+from streams.records import Alert, ArticleRef, CountEvent, Incident, KeyedAlert, LaneOutcome, iso, parse_time
 
 logger = logging.getLogger(__name__)
 
@@ -37,38 +39,6 @@ def _epoch(ts: str) -> float:
 
 def _iso_epoch(sec: float) -> str:
     return iso(datetime.fromtimestamp(sec, tz=timezone.utc))
-
-
-def _root(parent: List[int], c: int) -> int:
-    while parent[c] != c:
-        parent[c] = parent[parent[c]]
-        c = parent[c]
-    return c
-
-
-def _link(bucket: Bucket, keys: List[str]) -> int:
-    """Add an item with near-duplicate `keys` to the bucket's components (union-find: `dup_roots` maps a key to a
-    component, `dup_parent` holds parents, `components` counts them); returns the change of the component count
-    (+1 a new story, 0 a copy of one, negative when the item bridges several)."""
-    d, parent = bucket.dup_roots, bucket.dup_parent
-    roots = sorted({_root(parent, d[k]) for k in keys if k in d})
-    if roots:
-        root = roots[0]
-        for r in roots[1:]:
-            parent[r] = root
-    else:
-        root = len(parent)
-        parent.append(root)
-    for k in keys:
-        d.setdefault(k, root)
-    delta = 1 - len(roots)
-    bucket.components += delta
-    return delta
-
-
-def stories(bucket: Bucket) -> int:
-    """Distinct stories in a bucket: near-duplicate components plus story ids of items without keys."""
-    return len(bucket.stories) + bucket.components
 
 
 def _lifecycle(ks: KeyState) -> core.Lifecycle:
@@ -95,7 +65,7 @@ class SpikeProcessor:
     def __init__(self, states: MutableMapping[str, dict], config: DetectorConfig = DetectorConfig(),
                  bucket_seconds: int = 3600, allowed_lateness_seconds: int = 6 * 3600,
                  kibana_url: str = "http://localhost:5601", news_index: str = "surgewatch-news",
-                 incident_config: IncidentConfig = IncidentConfig()) -> None:
+                 incident_config: IncidentConfig = IncidentConfig(), lane: Optional[Tuple[int, int]] = None) -> None:
         self.states = states
         self.config = config
         self.bs = int(bucket_seconds)
@@ -108,9 +78,14 @@ class SpikeProcessor:
         self.late_events = 0
         self.duplicate_events = 0
         self.events = 0
-        self.incidents = IncidentTracker(states, self.window_items, self.bs, incident_config, kibana_url,
-                                         self.data_view, describe=self.describe)
+        # one lane of several (lane, lanes): the incident grouper downstream groups; else this processor does
+        self.lane = lane
+        self.incident_config = incident_config
+        self.incidents = None if lane else self.tracker(states)
         self._incident_records: List[Incident] = []
+        self._outcomes: List[LaneOutcome] = []
+        self._progress: Dict[str, List[str]] = {}     # this item's: key with an open episode -> new short ids
+        self._window: Dict[int, List[str]] = {}       # id(alert) -> short ids of its evidence window
         self._keys: Dict[str, KeyState] = {}      # typed states read during the current call
         self._meta_state: Optional[Meta] = None
         # the two states every event reads, kept typed across calls while the stored value is the one written
@@ -159,10 +134,20 @@ class SpikeProcessor:
 
     # ------------------------------------------------------------------ public API
     def process(self, event: CountEvent) -> List[Alert]:
-        """Count one event into its key's open bucket; return the alerts it (or the time it advances) causes, each
-        with its incident_id (the incident revisions wait in `take_incidents`)."""
+        """Count one event as an item of its own (see process_item)."""
+        return self.process_item([event])
+
+    def process_item(self, events: List[CountEvent]) -> List[Alert]:
+        """Count one item's events (volume key first) into their keys' open buckets; return the alerts they (or the
+        time they advance) cause, grouped at the item's end: each with its incident_id (the incident revisions wait
+        in `take_incidents`), or, as a lane, left to the grouper (`take_outcomes`)."""
         self._begin()
-        return self._grouped(self._process(event))
+        alerts: List[Alert] = []
+        for event in events:
+            alerts.extend(self._process(event))
+        if not events:
+            return alerts
+        return self._end_item(alerts, events[0].published_at, events[0].item_id)
 
     def tick(self, watermark: datetime) -> List[Alert]:
         """Advance event time to `watermark` (aware datetime, event-time clock): closes buckets, resolves episodes."""
@@ -171,22 +156,56 @@ class SpikeProcessor:
         meta = self._meta()
         if meta.watermark is not None and b <= meta.watermark:
             return []
-        return self._grouped(self._advance(meta, b))
+        return self._end_item(self._advance(meta, b), iso(watermark), "")
 
     def take_incidents(self) -> List[Incident]:
         """The incident revisions caused by the alerts returned since the last call, in order."""
         out, self._incident_records = self._incident_records, []
         return out
 
+    def tracker(self, states: MutableMapping[str, Any]) -> IncidentTracker:
+        """An incident tracker over `states` with this processor's settings (the grouper of its lanes)."""
+        return IncidentTracker(states, self.bs, self.incident_config, self.kibana_url, self.data_view)
+
+    def take_outcomes(self) -> List[LaneOutcome]:
+        """A lane's outcomes of the items (and ticks) handled since the last call that alerted or progressed."""
+        out, self._outcomes = self._outcomes, []
+        return out
+
     def open_episodes(self) -> List[str]:
         self._begin()
         return list(self._meta().open)
 
-    def _grouped(self, alerts: List[Alert]) -> List[Alert]:
-        if alerts:
-            wb = self._meta().watermark
-            self._incident_records.extend(self.incidents.observe(alerts, int(wb) if wb is not None else 0))
-        return alerts
+    def _end_item(self, alerts: List[Alert], published_at: str, item_id: str) -> List[Alert]:
+        """The item's alerts, with their evidence windows and keys' labels, and its progress, to the incident
+        tracker (or, as a lane, to an outcome for the grouper); returns the alerts in canonical order."""
+        meta = self._meta()
+        meta.items += 1
+        self._save_meta()
+        progress, self._progress = self._progress, {}
+        if not alerts and not progress:
+            return alerts
+        keyed = []
+        for a in alerts:
+            label, depth = self.describe(a.key)
+            keyed.append(KeyedAlert(alert=a, items=self._window.pop(id(a), []), label=label, depth=depth))
+        self._window.clear()
+        keyed = canonical(keyed)
+        if self.incidents is not None:
+            self._incident_records.extend(self.incidents.observe_item(keyed, progress))
+        else:
+            lane, lanes = self.lane or (0, 1)
+            self._outcomes.append(LaneOutcome(lane=lane, lanes=lanes, published_at=published_at, item_id=item_id,
+                                              watermark=int(meta.watermark or 0), seq=meta.items, alerts=keyed,
+                                              progress=progress))
+        return [k.alert for k in keyed]
+
+    def marker(self, published_at: str, item_id: str) -> LaneOutcome:
+        """A lane's progress marker: it has handled every item up to this position."""
+        meta = self._meta()
+        lane, lanes = self.lane or (0, 1)
+        return LaneOutcome(lane=lane, lanes=lanes, published_at=published_at, item_id=item_id,
+                           watermark=int(meta.watermark or 0), seq=meta.items, marker=True)
 
     def window_items(self, key: str, lo: int, hi: int) -> Set[str]:
         """Short ids of every article counted for `key` in buckets lo..hi (still held in its state)."""
@@ -220,6 +239,8 @@ class SpikeProcessor:
             alerts.extend(self._advance(meta, b))
         ks = self._get(event.key) or KeyState(first_bucket=b)
         changed = self._add(ks, b, event)
+        if changed is not None and ks.episode is not None:   # an open episode's key counted a new article
+            self._progress.setdefault(event.key, []).append(_short(event.item_id))
         if not changed:
             self.duplicate_events += 1
             if changed is not None:
@@ -539,8 +560,10 @@ class SpikeProcessor:
             ep.co_tags = co
         wb = self._meta().watermark
         created = iso(parse_time(now)) if now else _iso_epoch((wb if wb is not None else hi + 1) * self.bs)
-        return Alert(alert_id=ep.id, key=key, dimensions=dimensions_of(key), window_start=ws, window_end=we,
+        alert = Alert(alert_id=ep.id, key=key, dimensions=dimensions_of(key), window_start=ws, window_end=we,
                      state=state, observed=float(ep.observed), expected=round(float(ep.expected), 4),
                      score=round(float(ep.z), 3), severity=ep.severity, top_articles=arts, co_tags=co,
                      kibana_url=discover_url(self.kibana_url, self.data_view, [a.id for a in arts], ws, we),
                      created_at=created)
+        self._window[id(alert)] = sorted(self.window_items(key, lo, hi))
+        return alert

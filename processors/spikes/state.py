@@ -127,11 +127,12 @@ class Meta:
     hist: Dict[int, int] = field(default_factory=dict)   # recent finalised overall-volume counts
     open: List[str] = field(default_factory=list)        # keys with an open episode
     late: int = 0                          # events dropped as too late
+    items: int = 0                         # items (and advancing ticks) handled: a lane's sequence number
 
     def to_json(self) -> Dict[str, Any]:
         return {"version": STATE_VERSION, "watermark": self.watermark, "final": self.final, "volume": self.volume,
                 "weight": self.weight, "hist": {str(b): n for b, n in self.hist.items()}, "open": self.open,
-                "late": self.late}
+                "late": self.late, "items": self.items}
 
     @classmethod
     def from_json(cls, d: Optional[Dict[str, Any]]) -> "Meta":
@@ -139,7 +140,41 @@ class Meta:
             return cls()
         if check_version(d, "meta") >= 2:
             return cls(d["watermark"], d["final"], float(d["volume"]), float(d["weight"]),
-                       {int(b): int(n) for b, n in d["hist"].items()}, list(d["open"]), int(d["late"]))
+                       {int(b): int(n) for b, n in d["hist"].items()}, list(d["open"]), int(d["late"]),
+                       int(d.get("items", 0)))
         return cls(d.get("wb"), d.get("F"), float(d.get("A", 0.0)), float(d.get("W", 0.0)),
                    {int(b): int(n) for b, n in d.get("hist", {}).items()}, list(d.get("open", [])),
                    int(d.get("late", 0)))
+
+
+def find(parent: List[int], c: int) -> int:
+    """The component of `c` (union-find, with path halving)."""
+    while parent[c] != c:
+        parent[c] = parent[parent[c]]
+        c = parent[c]
+    return c
+
+
+def link(bucket: Bucket, keys: List[str]) -> int:
+    """Add an item with near-duplicate `keys` to the bucket's components (union-find: `dup_roots` maps a key to a
+    component, `dup_parent` holds parents, `components` counts them); returns the change of the component count
+    (+1 a new story, 0 a copy of one, negative when the item bridges several)."""
+    d, parent = bucket.dup_roots, bucket.dup_parent
+    roots = sorted({find(parent, d[k]) for k in keys if k in d})
+    if roots:
+        root = roots[0]
+        for r in roots[1:]:
+            parent[r] = root
+    else:
+        root = len(parent)
+        parent.append(root)
+    for k in keys:
+        d.setdefault(k, root)
+    delta = 1 - len(roots)
+    bucket.components += delta
+    return delta
+
+
+def stories(bucket: Bucket) -> int:
+    """Distinct stories in a bucket: near-duplicate components plus story ids of items without keys."""
+    return len(bucket.stories) + bucket.components
