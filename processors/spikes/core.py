@@ -1,7 +1,7 @@
 """Decision core: consumes one reading of a key's evidence at a time (with its thresholds), produces the calibrated
 score (0.5 = fire threshold), the severity tier and the episode decision (open / escalate / hold / resolve) on a
 typed, versioned lifecycle state. Pure code, no I/O; the stream, `backtest archive` and `backtest series` decide
-through it."""
+through it, on evidence they all compute with the evidence core (evidence.py)."""
 from __future__ import annotations
 
 from dataclasses import dataclass

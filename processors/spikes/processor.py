@@ -11,8 +11,8 @@ import math
 from datetime import datetime, timezone
 from typing import Any, Dict, List, MutableMapping, Optional, Set, Tuple
 
-from processors.spikes import core
-from processors.spikes.detector import DetectorConfig, anscombe_z, poisson_z
+from processors.spikes import core, evidence
+from processors.spikes.detector import DetectorConfig
 from processors.spikes.incidents import INCIDENTS_KEY, IncidentConfig, IncidentTracker, canonical
 from processors.spikes.keys import VOLUME_KEY, dimensions_of
 from processors.spikes.kibana import discover_url
@@ -315,14 +315,15 @@ class SpikeProcessor:
             return 0.0
         c = ks.count
         if ks.count_bucket is not None:
-            c *= self.decay ** (meta.final - ks.count_bucket)
+            c = evidence.decayed(c, meta.final - ks.count_bucket, self.decay)
         return (c + 0.5) / meta.volume
 
     def _dispersion(self, ks: KeyState) -> float:
         return float(self.config.dispersion_prior if ks.dispersion is None else ks.dispersion)
 
     def _fold(self, ks: KeyState, meta: Meta) -> None:
-        """Fold the key's finalised buckets (<= final) into its decayed count, with Huber clipping."""
+        """Fold the key's finalised buckets (<= final) into its decayed count; the evidence core learns the
+        dispersion from each and Huber-clips it (expected = its share of the bucket's volume)."""
         if meta.final is None:
             return
         cfg = self.config
@@ -333,17 +334,13 @@ class SpikeProcessor:
                 continue
             x = float(stories(ks.buckets[j]))
             all_j = self._all_count(meta, j)
-            phi2 = self._dispersion(ks)
             if all_j is not None and all_j > 0 and ks.count_bucket is not None:
-                mu = self._share(ks, meta) * all_j
-                bound = (math.sqrt(mu + 0.375) + cfg.huber_z * math.sqrt(phi2) / 2.0) ** 2 - 0.375
-                z0 = anscombe_z(x, mu, 1.0)
-                ks.dispersion = round((1 - cfg.dispersion_weight) * phi2 + cfg.dispersion_weight
-                                      * min(max(z0 * z0, 1.0), cfg.dispersion_max), 4)
-                x = min(x, bound)
+                phi2, x = evidence.learn(self._dispersion(ks), x, self._share(ks, meta) * all_j,
+                                         cfg.dispersion_weight, cfg.dispersion_max, cfg.huber_z)
+                ks.dispersion = round(phi2, 4)
             c = ks.count
             if ks.count_bucket is not None:
-                c *= self.decay ** (j - ks.count_bucket)
+                c = evidence.decayed(c, j - ks.count_bucket, self.decay)
             ks.count = round(c + x, 6)
             ks.count_bucket = j
 
@@ -430,34 +427,27 @@ class SpikeProcessor:
         all_j = self._all_count(meta, j) or 0.0
         avg = meta.volume / max(meta.weight, 1.0)   # mean overall volume per bucket
         others = max(all_j - x, avg * min(max(elapsed, 1.0 / 12.0), 1.0))
-        s = min(share, 0.95)
-        return s / (1.0 - s) * others
+        return evidence.share_expected(share, others)
 
     def _bucket_z(self, ks: KeyState, meta: Meta, j: int) -> float:
         bk = ks.buckets.get(j)
         x = float(stories(bk)) if bk else 0.0
-        return poisson_z(x, self._expected(self._share(ks, meta), meta, j, x, 1.0), self._dispersion(ks))
+        return evidence.poisson_z(x, self._expected(self._share(ks, meta), meta, j, x, 1.0), self._dispersion(ks))
 
     def _scan(self, ks: KeyState, meta: Meta, end: int, now: float) -> Tuple[float, float, float, int, int, int]:
-        """Best evidence over windows end-m+1..end: (z, observed, expected, start bucket, stories, outlets)."""
+        """Best evidence over windows end-m+1..end (the evidence core's scan of the key's stories against its share
+        of the other items): (z, observed, expected, start bucket, stories, outlets)."""
         share = self._share(ks, meta)
-        phi2 = self._dispersion(ks)
-        best = (-math.inf, 0.0, 0.0, end, 0, 0)
-        x_sum = 0.0
-        mu_sum = 0.0
-        outlets: set = set()
-        for m in range(self.config.scan_buckets):
-            j = end - m
+        observed: List[float] = []
+        expected: List[float] = []
+        for j in range(end, end - self.config.scan_buckets, -1):
             bk = ks.buckets.get(j)
-            x_j = float(stories(bk)) if bk is not None else 0.0
-            if bk is not None:
-                x_sum += x_j
-                outlets.update(bk.outlets)
-            mu_sum += self._expected(share, meta, j, x_j, (now - j * self.bs) / self.bs)
-            z = poisson_z(x_sum, mu_sum, phi2)
-            if z > best[0]:
-                best = (z, x_sum, mu_sum, j, int(x_sum), len(outlets))
-        return best
+            observed.append(float(stories(bk)) if bk is not None else 0.0)
+            expected.append(self._expected(share, meta, j, observed[-1], (now - j * self.bs) / self.bs))
+        w = evidence.scan(observed, expected, self._dispersion(ks))
+        start = end - w.length + 1
+        outlets = {o for j in range(start, end + 1) if j in ks.buckets for o in ks.buckets[j].outlets}
+        return w.z, w.observed, w.expected, start, int(w.observed), len(outlets)
 
     def _collect(self, ks: KeyState, lo: int, hi: int) -> Tuple[List[ArticleRef], List[str]]:
         arts: List[ArticleRef] = []
