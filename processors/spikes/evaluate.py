@@ -177,7 +177,8 @@ def nab_eval(shared_dir: Path, out_dir: Optional[Path] = None, config: DetectorC
 def loo_mean(rows: List[Dict[str, Any]]) -> float:
     """The headline: the mean over series of its score at the threshold swept on the other series. Only the
     threshold is chosen per fold: the detector's other defaults are fixed (and were tuned on all six series, so
-    this still flatters them)."""
+    this still flatters them). The series path's evidence is the stream's (evidence.py) with the stream's own
+    dispersion settings; which of the evidence variants to keep was judged on this mean (see SeriesDetector)."""
     return round(sum(r["held_out_at_rest_threshold"] for r in rows) / max(len(rows), 1), 2)
 
 
