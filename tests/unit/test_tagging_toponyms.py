@@ -96,6 +96,29 @@ def test_russian_city_names_that_name_something_else(tagger: Tagger, text: str, 
     assert _cities(tagger, text, "ru") == [] and any(why in r["why"] for r in rows), rows
 
 
+@pytest.mark.parametrize("text,why", [
+    ("Вчера показали фильм Стэнли Молота.", "reads as a first name"),     # a first name, then a known word
+    ("На вечер пришла звезда Никки Бриллиант.", "reads as a first name"),
+    ("Он был внуком Уинтропа О. Смита.", "an initial"),                     # an initial after the name
+    ("Встреча прошла с участием министра Литвы Дали Пятрайтите.", "person"),  # a genitive after a place's
+    ("Актёр сыграл мастера Ип Мана.", "person"),                 # a word pymorphy3 knows only as an abbreviation
+])
+def test_city_name_inside_a_persons_name(tagger: Tagger, text: str, why: str) -> None:
+    rows = [r for r in tagger.explain(text, language="ru") if r["dimension"] == "region" and r["decision"] ==
+            "rejected"]
+    assert _cities(tagger, text, "ru") == [] and any(why in r["why"] for r in rows), rows
+
+
+def test_two_town_names_that_make_one_persons_name(tagger: Tagger) -> None:
+    # the first is read as a person's because of the second: so is the second
+    assert _cities(tagger, "Принцесса вышла замуж за японца Кея Мория.", "ru") == []
+
+
+def test_family_name_in_the_plural_before_a_city(tagger: Tagger) -> None:
+    # "Скрипалей" (a family, plural) is no first name: the city after it is the place
+    assert "London" in _cities(tagger, "После отравления Скрипалей Лондон обвинил Москву.", "ru")
+
+
 def test_city_beside_a_name_after_a_preposition_or_as_a_genitive(tagger: Tagger) -> None:
     # "in Moscow Putin met ...", "the mayor of Moscow Sergei Sobyanin": the place, then a person
     assert _cities(tagger, "В Москве Путин встретился с мэром. Мэр Москвы Сергей Собянин пришёл.", "ru") == \

@@ -84,7 +84,18 @@ class TrapFilter:
                 reason = self._russian_city_trap(m, doc, ms)
             if reason:
                 m.reject(reason)
+        self._pair_names(ms)
         self._spread(ms)
+
+    def _pair_names(self, ms: List[Mention]) -> None:
+        """Two town names side by side where one was read as part of a person's name because of the other (Кея
+        Мория): both are."""
+        for m in [m for m in ms if m.reason.startswith("person: the capitalised word")]:
+            for o in ms:
+                if o is not m and o.field == m.field and o.status != "rejected" and o.tok_start >= 0 and \
+                        (o.tok_start == m.tok_end or o.tok_end == m.tok_start) and f"'{o.text}'" in m.reason and \
+                        self._all_cities(o):
+                    o.reject(f"person: part of one name with '{m.text}'")
 
     def _russian_city_trap(self, m: Mention, doc: Doc, ms: List[Mention]) -> Optional[str]:
         """Why a Russian city candidate is no city here: a region noun before it (its city readings are dropped),
@@ -121,13 +132,29 @@ class TrapFilter:
         return None
 
     def _name_word(self, t: Token) -> bool:
-        """A capitalised word, no abbreviation, that pymorphy3 does not know or reads as a first name, surname or
-        patronymic: a part of a person's name (not "Собрания", "Сысертского", "Реал")."""
+        """A capitalised word, no abbreviation, that pymorphy3 does not know (or knows only as an abbreviation, which
+        would be written in capitals: Ип) or reads as a first name, surname or patronymic: a part of a person's name
+        (not "Собрания", "Сысертского", "Реал"); never a plural only ("Скрипалей": a family, not a first name)."""
         if not (t.is_alpha and t.text[:1].isupper() and not t.text.isupper()):
             return False
         morph = self.lemmatizer.morph
-        return not morph.word_is_known(t.text) or \
-            any({"Name", "Surn", "Patr"} & set(map(str, p.tag.grammemes)) for p in morph.parse(t.text)[:3])
+        parses = morph.parse(t.text)[:3]
+        if parses[0].tag.POS == "NOUN" and "plur" in parses[0].tag:
+            return False
+        return not morph.word_is_known(t.text) or all("Abbr" in p.tag for p in parses) or \
+            any({"Name", "Surn", "Patr"} & set(map(str, p.tag.grammemes)) for p in parses)
+
+    def _first_name_like(self, t: Token) -> bool:
+        """pymorphy3 reads the word as a first name, or as an indeclinable foreign noun (Стэнли, Никки): a word that
+        may open a person's name."""
+        return any("Name" in p.tag or "Fixd" in p.tag for p in self.lemmatizer.morph.parse(t.text)[:3])
+
+    @staticmethod
+    def _initial(doc: Doc, k: int) -> bool:
+        """doc[k] is an initial: one capital letter and a full stop ("О. Рокфеллер")."""
+        if not 0 <= k < len(doc) or not doc[k].text[:1].isupper() or not doc[k].text[:1].isalpha():
+            return False
+        return doc[k].text[1:] == "." or (len(doc[k].text) == 1 and k + 1 < len(doc) and doc[k + 1].text == ".")
 
     def _genitive(self, t: Token) -> bool:
         """pymorphy3 knows the word and reads it as a genitive ("мэр Москвы Сергей ...": a city's official)."""
@@ -151,7 +178,19 @@ class TrapFilter:
         s, e = m.tok_start, m.tok_end
         prev = doc[s - 1] if s > 0 else None
         nxt = doc[e] if e < len(doc) else None
-        if prev is not None and self._genitive(doc[s]) and (prev.lower_ in self.prepositions_ru or prev.is_alpha):
+        after_prep = prev is not None and prev.lower_ in self.prepositions_ru
+        if (self._initial(doc, e) and not after_prep) or (s > 0 and doc[s - 1].text == "." and
+                                                           self._initial(doc, s - 2)) or \
+                (s > 0 and doc[s - 1].text.endswith(".") and self._initial(doc, s - 1)):
+            return "person: an initial stands beside the name"
+        if nxt is not None and e not in places and e - s == 1 and nxt.is_alpha and nxt.text[:1].isupper() and \
+                not nxt.text.isupper() and doc[s].whitespace_ and self._first_name_like(doc[s]) and \
+                not self.lemmatizer.analyse(nxt.text)[2] and not after_prep:
+            # a first name (or an indeclinable foreign word) and a capitalised word that is no first name
+            # ("Стэнли Кубрика", "Питера Сигала"); a first name after it starts another person ("мэр Москвы Сергей")
+            return f"person: the name reads as a first name and '{nxt.text}' follows it"
+        if prev is not None and self._genitive(doc[s]) and s - 1 not in places and \
+                (prev.lower_ in self.prepositions_ru or prev.is_alpha):
             return None       # "Собрания Санкт-Петербурга", "мэр Москвы Сергей ...": the city's body or official
         if prev is not None and s - 1 not in places and self._name_word(prev) and \
                 capitalised_in_sentence(doc, s - 1, s):
