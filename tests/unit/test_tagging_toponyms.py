@@ -109,6 +109,31 @@ def test_city_name_inside_a_persons_name(tagger: Tagger, text: str, why: str) ->
     assert _cities(tagger, text, "ru") == [] and any(why in r["why"] for r in rows), rows
 
 
+def test_river_after_a_water_noun(tagger: Tagger) -> None:
+    # "реки Пензы" in any case names the river, not the town
+    assert _cities(tagger, "Экспедиция изучала луга в бассейне реки Пензы.", "ru") == []
+
+
+def test_weak_town_name_after_a_settlement_noun(tagger: Tagger) -> None:
+    # a town named like an ordinary word is the town after город/посёлок
+    assert "Zarech’ye" in _cities(tagger, "Вчера в посёлке Заречье задержали вора.", "ru")
+    assert _cities(tagger, "Вчера в Заречье задержали вора.", "ru") == []
+
+
+def test_lower_case_city_adjective_before_a_building_or_district_noun(tagger: Tagger) -> None:
+    # "московского метро", "в лондонском районе": the city's own; "Казанский вокзал": named after the city
+    assert _cities(tagger, "Пассажиры московского метро жалуются на жару.", "ru") == ["Moscow"]
+    assert "London" in _cities(tagger, "Он вырос в лондонском районе с садами.", "ru")
+    assert _cities(tagger, "Поезд пришёл на Казанский вокзал вчера.", "ru") == []
+
+
+def test_quoted_name_stays_rejected_when_the_city_is_named_too(tagger: Tagger) -> None:
+    # «Барселоне» (the club) is no city even when the item also names the city itself
+    res = tagger.tag_batch([NewsItem(title="", text="Он играл за «Барселону». Потом он переехал в Барселону.",
+                                     published_at="2023-11-08T10:00:00Z", id="t", language="ru")])[0]
+    assert [m["start"] for m in res.mentions] == [45], res.mentions
+
+
 def test_two_town_names_that_make_one_persons_name(tagger: Tagger) -> None:
     # the first is read as a person's because of the second: so is the second
     assert _cities(tagger, "Принцесса вышла замуж за японца Кея Мория.", "ru") == []

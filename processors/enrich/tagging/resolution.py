@@ -24,7 +24,7 @@ _PLACE_LABELS = ("GPE", "LOC", "NORP", "FAC")
 _ASK_NER = "ask NER"
 _PERSON = "person"
 # rejections that a same-name acceptance elsewhere in the item does not overturn
-_FINAL_REASONS = ("person", "building", "acronym", "common word", "dateline region")
+_FINAL_REASONS = ("person", "building", "acronym", "common word", "dateline region", "in quotation marks")
 
 
 def country_neighbours() -> Dict[str, Set[str]]:
@@ -201,6 +201,9 @@ class Resolver:
         elif m.alias.atype == "city" and not best.ambiguous and toks and self._evident_ru(m, toks, item):
             m.accept(best.id, self._evident_ru(m, toks, item))
             item.ctx.add(best)
+        elif m.alias.atype == "city" and self._settlement_noun(m, item):
+            m.accept(best.id, f"after '{self._settlement_noun(m, item)}'")
+            m.resolved_by_context = True
         else:
             m.reject("ambiguous/small place without context support")
 
@@ -240,8 +243,18 @@ class Resolver:
             m.accept(best.id, f"also a person's name, but after the place preposition '{prev}'")
             m.resolved_by_context = True
             return
+        if self._settlement_noun(m, item):
+            m.accept(best.id, f"also {'a name' if weak == 'person' else 'a word'}, but after '{prev}'")
+            m.resolved_by_context = True
+            return
         what = "a first name or surname" if weak == "person" else "an ordinary word"
         m.reject(f"'{m.text}' is also {what} and no region of the city is named in the item")
+
+    def _settlement_noun(self, m: Mention, item: _Item) -> str:
+        """The word before the name when it is a settlement noun (в городе X, в посёлке X), else ""."""
+        doc = item.docs[m.field]
+        prev = doc[m.tok_start - 1].text if doc is not None and m.tok_start > 0 else ""
+        return prev if prev and self.lemmatizer.lemma(prev) in self.w.settlement_nouns_ru else ""
 
     def _resolve_en(self, m: Mention, best: RegionEntry, support: float, cands: List[RegionEntry], item: _Item,
                     ner_ready: bool) -> None:

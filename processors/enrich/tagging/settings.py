@@ -63,6 +63,7 @@ class Resolution:
     dateline_city_country: float
     open_ancestor: float
     place_prepositions_ru: FrozenSet[str]
+    settlement_nouns_ru: FrozenSet[str]
     person_titles_en: FrozenSet[str]
     speech_verbs_en: FrozenSet[str]
     place_nouns_en: FrozenSet[str]
@@ -79,6 +80,7 @@ class Traps:
     language_lemmas_ru: FrozenSet[str]
     region_nouns_ru: FrozenSet[str]
     adjective_regions_ru: FrozenSet[str]
+    water_nouns_ru: FrozenSet[str]
     prepositions_ru: FrozenSet[str]
 
 

@@ -64,6 +64,7 @@ class TrapFilter:
         self.region_nouns_ru = settings.traps.region_nouns_ru
         self.prepositions_ru = settings.traps.prepositions_ru
         self.adjective_regions_ru = settings.traps.adjective_regions_ru
+        self.water_nouns_ru = settings.traps.water_nouns_ru
 
     def apply(self, ms: List[Mention], fields: List[Field], route: str) -> None:
         docs = {f.name: f.doc for f in fields}
@@ -107,6 +108,9 @@ class TrapFilter:
         if m.alias.atype == "demonym":
             return self._city_adjective_trap(m, doc, ms)
         prev = doc[m.tok_start - 1] if m.tok_start > 0 else None
+        if prev is not None and self.lemmatizer.lemma(prev.text) in self.water_nouns_ru:
+            m.entry_ids = [e for e in m.entry_ids if e not in cities]      # "реки Печоры": the river
+            return None if m.entry_ids else f"river or lake: '{prev.text} {m.text}' names no city"
         if prev is not None and self.lemmatizer.lemma(prev.text) in self.region_nouns_ru and \
                 not self._genitive(doc[m.tok_end - 1]):
             # in apposition ("префектуре Ниигата"), not a genitive ("района Уфы": a district of the city)
@@ -125,7 +129,9 @@ class TrapFilter:
         """A city's adjective before a region noun names the region called after the city (Могилёвская
         губерния, Приволжского округа); capitalised beside a person's name it is a surname (Владимир Мединский)."""
         nxt = doc[m.tok_end] if m.tok_end < len(doc) else None
-        if nxt is not None and self.lemmatizer.lemma(nxt.text) in self.region_nouns_ru | self.adjective_regions_ru:
+        noun = self.lemmatizer.lemma(nxt.text) if nxt is not None else ""
+        if noun in self.adjective_regions_ru or (noun in self.region_nouns_ru and m.text[:1].isupper()):
+            # (a lower-case adjective before район, округ names the city's district: "в лондонском районе")
             return f"region named after the city: '{m.text} {nxt.text}'"
         if m.text[:1].isupper() and m.tok_start > 0 and capitalised_in_sentence(doc, m.tok_start, m.tok_end):
             return self._person_neighbour(doc, m, ms)
@@ -240,7 +246,9 @@ class TrapFilter:
             # English: a capitalised "Cathedral", "Station"; Russian: the lemma (собор, вокзал) in any case
             block = self.lemmatizer.lemma(nxt.text) in self.blocking_next_ru if ru else \
                 nxt.lower_ in self.blocking_next_en
-            if block and (ru or nxt.text[:1].isupper()):
+            # (a lower-case adjective names the city's own: "московского метро"; a capitalised one the building
+            # called after it: "Казанский вокзал")
+            if block and (nxt.text[:1].isupper() if not ru else m.alias.atype != "demonym" or m.text[:1].isupper()):
                 return f"building/institution: '{m.text} {nxt.text}'"
         return None
 
