@@ -51,8 +51,10 @@ class Settings(BaseSettings):
     # topics and indices
     topic_prefix: str = Field("", description="Prefix for every topic name (shared clusters)")
     topic_partitions: int = Field(4, ge=1, description="Partitions of news.raw / news.enriched / news.deadletter")
-    counts_partitions: int = Field(1, ge=1, le=1, description="Partitions of news.counts (the spike detector's input): "
-                                   "1, the detector does not share its work across workers yet")
+    counts_partitions: int = Field(1, ge=1, le=64, description="Partitions of news.counts = spike detector lanes: "
+                                   "each owns a share of the count keys (all count the overall volume), so up to "
+                                   "this many workers share detection; with more than 1 an incident grouper merges "
+                                   "them (news.lanes). Changing it needs fresh detector state")
     topic_replication: int = Field(1, ge=1, description="Replication factor of created topics")
     topic_retention_ms: int = Field(7 * 24 * 3600 * 1000, description="retention.ms of created topics")
     topic_retention_bytes: int = Field(256 * 1024 * 1024, description="retention.bytes per partition of created topics")

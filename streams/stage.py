@@ -23,6 +23,7 @@ class StageContext:
     deadletter: Any
     alerts: Any
     incidents: Any = None     # the incidents topic (None: the spikes stage opens it itself)
+    lanes: Any = None         # news.lanes: detector lanes' outcomes for the incident grouper (several lanes only)
     acks: HandledAcks = field(default_factory=HandledAcks)   # agents ack through it: only handled offsets commit
     # blocking preparations a worker runs before it joins the consumer group (a stage's models), so that it takes
     # partitions only once it can handle them

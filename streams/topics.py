@@ -11,6 +11,7 @@ COUNTS = "news.counts"
 DEADLETTER = "news.deadletter"
 ALERTS = "alerts"
 INCIDENTS = "incidents"          # one record per incident revision (alerts grouped by surge)
+LANES = "news.lanes"             # detector lanes' outcomes, merged by the incident grouper (news.counts > 1 partition)
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,7 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
         TopicSpec(DEADLETTER, p),
         TopicSpec(ALERTS, 1),
         TopicSpec(INCIDENTS, 1),
-    ]
+    ] + ([TopicSpec(LANES, 1)] if settings.counts_partitions > 1 else [])
 
 
 def name(settings: Settings, base: str) -> str:

@@ -58,7 +58,8 @@ def build_app(settings: Settings, metrics: Metrics | None = None, stages: frozen
     ctx = StageContext(settings=settings, metrics=metrics or Metrics(), app=app,
                        raw=t(topics.RAW, p), enriched=t(topics.ENRICHED, p),
                        counts=t(topics.COUNTS, settings.counts_partitions), deadletter=t(topics.DEADLETTER, p),
-                       alerts=t(topics.ALERTS, 1), incidents=t(topics.INCIDENTS, 1))
+                       alerts=t(topics.ALERTS, 1), incidents=t(topics.INCIDENTS, 1),
+                       lanes=t(topics.LANES, 1) if settings.counts_partitions > 1 else None)
     wanted = stages if stages is not None else settings.stage_set
     unknown = wanted - set(STAGES)
     if unknown:

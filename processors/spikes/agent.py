@@ -1,7 +1,8 @@
-"""Spike agents: count_keys consumes news.enriched and produces one ItemCounts per item on news.counts (keyed by item
-id; the detector also reads older one-CountEvent-per-key messages); detect_spikes consumes news.counts, keeps
-detector state in a Faust table and produces Alerts on `alerts` + alerts index and Incident revisions on `incidents` +
-incidents index."""
+"""Spike agents: count_keys consumes news.enriched and produces one ItemCounts per item and detector lane on
+news.counts (keyed by item id: the volume key and the keys the lane owns; the detector also reads older
+one-CountEvent-per-key messages); detect_spikes consumes news.counts, keeps detector state in a Faust table and, with
+one lane, produces Alerts on `alerts` + alerts index and Incident revisions on `incidents` + incidents index, or, with
+several, LaneOutcomes on news.lanes for the incident grouper (grouper.py)."""
 from __future__ import annotations
 
 import asyncio
@@ -11,8 +12,6 @@ from typing import Any
 
 import faust
 
-from sinks.elasticsearch import BulkWriter, alias, async_client
-from streams import topics
 from streams.acks import power_of_two as _power_of_two
 from streams.backlog import GroupBacklog
 from streams.codec import decode, encode, load_json
@@ -20,7 +19,7 @@ from streams.deadletter import send_dead_letter
 from streams.records import Alert, CountEvent, EnrichedItem, Incident, InvalidItem, ItemCounts, parse_time
 from streams.stage import StageContext
 
-from processors.spikes.documents import alert_doc_id, alert_document, incident_doc_id, incident_document
+from processors.spikes.outputs import AlertOutputs
 from processors.spikes.reorder import EventTimeReorderer, OffsetOrderedAcks
 from processors.spikes.writeback import WriteBack
 
@@ -41,8 +40,8 @@ def register(ctx: StageContext) -> Any:
 
 
 def register_counter(ctx: StageContext) -> Any:
-    from processors.spikes.keys import item_counts
-    metrics = ctx.metrics
+    from processors.spikes.keys import item_counts, split_counts
+    metrics, lanes = ctx.metrics, ctx.settings.counts_partitions
     ctx.acks.watch(ctx.enriched, "count_keys")
 
     @ctx.app.agent(ctx.enriched, name="count_keys")
@@ -66,62 +65,78 @@ def register_counter(ctx: StageContext) -> Any:
             await send_dead_letter(ctx.deadletter, metrics, COUNT_STAGE, "bad_record", repr(exc), event.value, event)
             return
         counted.lane = getattr(getattr(event, "message", None), "partition", None)
-        await ctx.counts.send(key=counted.item_id.encode("utf-8"), value=encode(counted))
+        key = counted.item_id.encode("utf-8")
+        if lanes == 1:
+            await ctx.counts.send(key=key, value=encode(counted))
+        else:   # each detector lane gets the volume and the keys it owns
+            for part, share in split_counts(counted, lanes):
+                await ctx.counts.send(key=key, value=encode(share), partition=part)
         metrics.items_out.labels(stage=COUNT_STAGE).inc()
 
     return count_keys
 
 
+class Lane:
+    """One counts partition of the detector: its event-time reorderer, offset-ordered acks, buffered state (under the
+    lane's prefix in the shared table) and SpikeProcessor; with several lanes its outcomes go to the incident
+    grouper instead of alerting. Built on assignment, dropped on revocation."""
+
+    def __init__(self, part: int, table: Any, settings: Any) -> None:
+        from processors.spikes.processor import SpikeProcessor
+        from processors.spikes.writeback import Prefixed, lane_prefix
+        lanes = settings.counts_partitions
+        self.part, self.lanes = part, lanes
+        self.buffer = EventTimeReorderer(idle_seconds=settings.reorder_idle_seconds)
+        self.buffer.expect(range(settings.topic_partitions))
+        self.acks = OffsetOrderedAcks()
+        self.state = WriteBack(Prefixed(table, lane_prefix(part, lanes)) if lanes > 1 else table)
+        self.processor = SpikeProcessor(self.state, bucket_seconds=settings.bucket_seconds,
+                                        allowed_lateness_seconds=settings.allowed_lateness_seconds,
+                                        kibana_url=settings.kibana_url, news_index=f"{settings.index_prefix}-news",
+                                        lane=(part, lanes) if lanes > 1 else None)
+        self.unflushed: list[int] = []     # offsets handled, state buffered, not yet ackable
+        self.first_unflushed = 0.0
+        self.last: tuple[str, str] | None = None   # (published_at, item id) of the newest item handled
+
+    def flush(self) -> None:
+        """Buffered state to the table (while an event of this partition is current: Faust routes the changelog
+        writes by it), then the handled events become ackable."""
+        self.state.flush()
+        for offset in self.unflushed:
+            self.acks.done(offset)
+        self.unflushed.clear()
+
+
 class Detection:
-    """The detector side of the spikes stage, apart from its Faust wiring: per counts partition an event-time
-    reorderer and offset-ordered acks, one SpikeProcessor over the state table, and the alert sinks.
+    """The detector side of the spikes stage, apart from its Faust wiring: one Lane per counts partition held.
 
     Count events reach the detector in arrival order, which can be hours of event time apart across the
     news.enriched partitions (a replay, a worker catching up); they are released in event-time order once every
     active partition has passed them (reorder.py). Acks go out in offset order only (Faust would otherwise commit
-    past a held event), so a restart re-delivers everything still held."""
+    past a held event), so a restart re-delivers everything still held. With one lane the detector groups its alerts
+    into incidents and emits both; with several, each lane sends its items' outcomes (and progress markers) to
+    news.lanes, where the incident grouper merges them (grouper.py)."""
 
     def __init__(self, ctx: StageContext, table: Any) -> None:
         self.ctx, self.settings, self.metrics, self.table = ctx, ctx.settings, ctx.metrics, table
-        self.state = WriteBack(table)
+        self.lanes: dict[int, Lane] = {}
         self.generation = 0      # +1 at every revocation: an event handled across one leaves its changes unwritten
-        self.unflushed: list[tuple[OffsetOrderedAcks, int]] = []   # handled, state buffered, not yet ackable
-        self.first_unflushed = 0.0
-        self.alerts_alias = alias(ctx.settings, "alerts")
-        self.incidents_alias = alias(ctx.settings, "incidents")
-        self.incidents_topic = ctx.incidents if ctx.incidents is not None else ctx.app.topic(
-            topics.name(ctx.settings, topics.INCIDENTS), key_serializer="raw", value_serializer="raw", partitions=1)
-        self.buffers: dict[int, EventTimeReorderer] = {}
-        self.ackers: dict[int, OffsetOrderedAcks] = {}
-        self._processor: Any = None
-        self._writer: BulkWriter | None = None
+        self.outputs = AlertOutputs(ctx, STAGE)
         self.last_compact = time.monotonic()
         self.busy: frozenset[int] = frozenset()   # lanes with input waiting upstream (never idle; see reorder.py)
         self.released_past_idle = 0
         self.waited_for_busy = 0
         self.probe_failures = 0
 
-    def processor(self) -> Any:
-        from processors.spikes.processor import SpikeProcessor
-        if self._processor is None:
-            s = self.settings
-            self._processor = SpikeProcessor(self.state, bucket_seconds=s.bucket_seconds,
-                                             allowed_lateness_seconds=s.allowed_lateness_seconds,
-                                             kibana_url=s.kibana_url, news_index=f"{s.index_prefix}-news")
-        return self._processor
+    @property
+    def buffers(self) -> dict[int, EventTimeReorderer]:
+        return {p: lane.buffer for p, lane in self.lanes.items()}
 
-    def writer(self) -> BulkWriter:
-        if self._writer is None:
-            self._writer = BulkWriter(async_client(self.settings), self.metrics, max_retries=None,
-                                      label=self.alerts_alias)
-        return self._writer
-
-    def buffer_for(self, partition: int) -> EventTimeReorderer:
-        buf = self.buffers.get(partition)
-        if buf is None:
-            buf = self.buffers[partition] = EventTimeReorderer(idle_seconds=self.settings.reorder_idle_seconds)
-            buf.expect(range(self.settings.topic_partitions))
-        return buf
+    def lane(self, partition: int) -> Lane:
+        lane = self.lanes.get(partition)
+        if lane is None:
+            lane = self.lanes[partition] = Lane(partition, self.table, self.settings)
+        return lane
 
     def probe_failed(self, exc: Exception) -> None:
         self.probe_failures += 1
@@ -131,54 +146,50 @@ class Detection:
     def revoke(self, partition: int) -> None:
         """Held events of a revoked partition stay un-acked: its next owner (maybe this worker) gets them again; so
         do handled ones whose state is still buffered (the buffer is dropped: their changes come again with them)."""
-        self.buffers.pop(partition, None)
-        self.ackers.pop(partition, None)
+        self.lanes.pop(partition, None)
         self.generation += 1
-        self.state.discard()      # one counts partition (streams.config): every buffered change was of this one
-        self.unflushed.clear()
 
     async def on_event(self, event: Any, caught_up: bool) -> list[Any]:
         """Take one news.counts event; handle whatever it releases; return the events now safe to ack."""
         part, offset = event.message.partition, event.message.offset
         generation = self.generation
-        buf = self.buffer_for(part)
-        acks = self.ackers.setdefault(part, OffsetOrderedAcks())
-        first_delivery = acks.add(offset, event)   # False: delivered again while its first delivery is tracked
-        if first_delivery:
+        lane = self.lane(part)
+        if lane.acks.add(offset, event):   # False: delivered again while its first delivery is tracked
             ces = None if event.key == TICK_KEY else await self.decode_count(event)
             if not ces:
-                acks.done(offset)
+                lane.acks.done(offset)
             else:
                 # ties in event time go by item id, as the backtest orders them (alerts, and so incidents, follow)
                 ce = ces[0]
-                buf.push(ce.lane if ce.lane is not None else -1, parse_time(ce.published_at).timestamp(), (event, ces),
-                         tiebreak=ce.item_id)
+                lane.buffer.push(ce.lane if ce.lane is not None else -1, parse_time(ce.published_at).timestamp(),
+                                 (event, ces), tiebreak=ce.item_id)
         # a held event is handled while another event of the same counts partition is current, so table writes go
         # to the right changelog partition; idle partitions stop holding the others back only without backlog
-        ready = buf.pop_ready(caught_up, self.busy)
-        self.note_idle(buf, caught_up, len(ready))
+        ready = lane.buffer.pop_ready(caught_up, self.busy)
+        self.note_idle(lane.buffer, caught_up, len(ready))
         for held, held_ces in ready:
-            await self.detect(held, held_ces)
+            await self.detect(lane, held, held_ces)
             if self.generation != generation:
                 # revoked while this event was handled (its sinks awaited): the buffered changes were dropped, so
                 # neither it nor the rest of `ready` may be acked or flushed; they all come again
                 return []
-            if not self.unflushed:
-                self.first_unflushed = time.monotonic()
-            self.unflushed.append((acks, held.message.offset))
-        self.metrics.reorder_buffered.set(sum(len(b) for b in self.buffers.values()))
-        if len(self.unflushed) >= FLUSH_EVERY or (
-                self.unflushed and time.monotonic() - self.first_unflushed >= FLUSH_SECONDS):
-            self.flush()
-        return [e for a in self.ackers.values() for e in a.pop_ackable()]
+            if not lane.unflushed:
+                lane.first_unflushed = time.monotonic()
+            lane.unflushed.append(held.message.offset)
+        self.metrics.reorder_buffered.set(sum(len(ln.buffer) for ln in self.lanes.values()))
+        if len(lane.unflushed) >= FLUSH_EVERY or (
+                lane.unflushed and time.monotonic() - lane.first_unflushed >= FLUSH_SECONDS):
+            lane.flush()
+            await self.send_marker(lane)
+        elif event.key == TICK_KEY:
+            await self.send_marker(lane)
+        return lane.acks.pop_ackable()
 
-    def flush(self) -> None:
-        """Buffered state to the table (while a news.counts event is current: Faust routes the changelog writes by
-        it), then the handled events become ackable."""
-        self.state.flush()
-        for acks, offset in self.unflushed:
-            acks.done(offset)
-        self.unflushed.clear()
+    async def send_marker(self, lane: Lane) -> None:
+        """With several lanes: tell the incident grouper how far this lane has got."""
+        if lane.lanes > 1 and lane.last is not None:
+            marker = lane.processor.marker(*lane.last)
+            await self.ctx.lanes.send(key=str(lane.part).encode(), value=encode(marker))
 
     def note_idle(self, buf: EventTimeReorderer, caught_up: bool, n: int) -> None:
         """Log (1st, 2nd, 4th... time) a release that did not wait for idle lanes (their later items come late), and
@@ -215,13 +226,10 @@ class Detection:
             await send_dead_letter(self.ctx.deadletter, self.metrics, STAGE, reason, str(exc), event.value, event)
             return None
 
-    def _run_detector(self, ces: list[CountEvent]) -> tuple[list[Alert], list[Incident]]:
-        proc = self.processor()
+    def _run_detector(self, lane: Lane, ces: list[CountEvent]) -> tuple[list[Alert], list[Incident]]:
+        proc = lane.processor
         late_before = proc.late_events
-        alerts: list[Alert] = []
-        for ce in ces:
-            alerts.extend(proc.process(ce))
-            alerts.extend(proc.tick(parse_time(ce.published_at)))
+        alerts = proc.process_item(ces)
         if proc.late_events > late_before:
             self.metrics.late_events.inc(proc.late_events - late_before)
             if _power_of_two(proc.late_events):
@@ -235,45 +243,25 @@ class Detection:
             self.metrics.active_keys.set(len(self.table))
         return alerts, proc.take_incidents()
 
-    async def detect(self, event: Any, ces: list[CountEvent]) -> None:
+    async def detect(self, lane: Lane, event: Any, ces: list[CountEvent]) -> None:
         t0 = time.perf_counter()
         self.metrics.items_in.labels(stage=STAGE).inc()
         try:
-            alerts, incidents = self._run_detector(ces)
+            alerts, incidents = self._run_detector(lane, ces)
         except Exception as exc:  # noqa: BLE001
             await send_dead_letter(self.ctx.deadletter, self.metrics, STAGE, "detector_error", repr(exc),
                                    event.value, event)
             return
-        if alerts:
-            await self.emit(alerts, event)
+        lane.last = (ces[0].published_at, ces[0].item_id)
+        for outcome in lane.processor.take_outcomes():
+            await self.ctx.lanes.send(key=str(lane.part).encode(), value=encode(outcome))
+        if alerts and lane.lanes == 1:
+            await self.outputs.emit(alerts, event)
         if incidents:
-            await self.emit_incidents(incidents, event)
+            await self.outputs.emit_incidents(incidents, event)
         self.metrics.items_out.labels(stage=STAGE).inc()
         self.metrics.processing_seconds.labels(stage=STAGE).observe(time.perf_counter() - t0)
         self.metrics.last_item_timestamp.labels(stage=STAGE).set(time.time())
-
-    async def emit(self, alerts: list[Alert], event: Any) -> None:
-        """Alerts to the alerts topic and the alerts index; a document Elasticsearch rejects is dead-lettered."""
-        for alert in alerts:
-            await self.ctx.alerts.send(key=alert.key.encode("utf-8"), value=encode(alert))
-            self.metrics.alerts.labels(state=alert.state, severity=alert.severity).inc()
-        by_id = {alert_doc_id(a): a for a in alerts}
-        result = await self.writer().write(self.alerts_alias, [(i, alert_document(a)) for i, a in by_id.items()])
-        for doc_id, err in result.failed.items():
-            await send_dead_letter(self.ctx.deadletter, self.metrics, STAGE, "es_rejected", err,
-                                   encode(by_id[doc_id]), event)
-
-
-    async def emit_incidents(self, incidents: list[Incident], event: Any) -> None:
-        """Incident revisions to the incidents topic (keyed by incident) and the incidents index (latest revision)."""
-        for inc in incidents:
-            await self.incidents_topic.send(key=inc.incident_id.encode("utf-8"), value=encode(inc))
-        latest = {incident_doc_id(i): i for i in incidents}
-        result = await self.writer().write(self.incidents_alias,
-                                           [(i, incident_document(r)) for i, r in latest.items()])
-        for doc_id, err in result.failed.items():
-            await send_dead_letter(self.ctx.deadletter, self.metrics, STAGE, "es_rejected", err,
-                                   encode(latest[doc_id]), event)
 
 
 def register_detector(ctx: StageContext) -> Any:
@@ -290,6 +278,9 @@ def register_detector(ctx: StageContext) -> Any:
                 detection.revoke(tp.partition)
 
     ctx.acks.watch(ctx.counts, "detect_spikes")
+    if settings.counts_partitions > 1:
+        from processors.spikes.grouper import register_grouper
+        register_grouper(ctx)
 
     @app.agent(ctx.counts, name="detect_spikes")
     async def detect_spikes(stream: Any) -> None:

@@ -54,3 +54,34 @@ class WriteBack(MutableMapping[str, Any]):
     def discard(self) -> None:
         """Forget buffered changes (their events were not acknowledged: they come again)."""
         self.dirty.clear()
+
+
+class Prefixed(MutableMapping[str, Any]):
+    """One detector lane's view of a table shared by several lanes: its keys carry the lane's prefix."""
+
+    def __init__(self, table: MutableMapping[str, Any], prefix: str) -> None:
+        self.table, self.prefix = table, prefix
+
+    def __getitem__(self, key: str) -> Any:
+        return self.table[self.prefix + key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.table.get(self.prefix + key, default)
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.table[self.prefix + key] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self.table[self.prefix + key]
+
+    def __iter__(self) -> Iterator[str]:
+        n = len(self.prefix)
+        yield from (k[n:] for k in list(self.table.keys()) if isinstance(k, str) and k.startswith(self.prefix))
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+def lane_prefix(lane: int, lanes: int) -> str:
+    """Table key prefix of a detector lane: none with one lane (the state of a single detector, as before lanes)."""
+    return "" if lanes <= 1 else f"lane{lane}/"
