@@ -216,29 +216,27 @@ def run_throughput(base: Settings, engine: Any, lines: list[bytes], n_workers: i
 
 
 def _counts_messages(settings: Settings) -> list[Any]:
-    """Every ItemCounts message on the namespace's news.counts, expanded to CountEvents in the detector's order."""
+    """Every ItemCounts message on the namespace's news.counts, in the detector's order."""
     from kafka import KafkaConsumer
-    from processors.spikes.keys import expand
     from streams.codec import decode
     from streams.records import ItemCounts, parse_time
     consumer = KafkaConsumer(topics.name(settings, topics.COUNTS), bootstrap_servers=settings.kafka_servers,
                              auto_offset_reset="earliest", enable_auto_commit=False, consumer_timeout_ms=5000)
-    batches = [expand(decode(ItemCounts, m.value)) for m in consumer if m.key != b"__tick__"]
+    counts = [decode(ItemCounts, m.value) for m in consumer if m.key != b"__tick__"]
     consumer.close()
-    return sorted(batches, key=lambda b: (parse_time(b[0].published_at), b[0].item_id))
+    return sorted(counts, key=lambda c: (parse_time(c.published_at), c.item_id))
 
 
-def detector_in_process(batches: list[Any]) -> float:
-    """Count events/s of a SpikeProcessor over a dict, on the same events (process + tick, as the agent does)."""
+def detector_in_process(counts: list[Any]) -> float:
+    """Count events/s of a SpikeProcessor over a dict, on the same items (one process_item each, as the agent)."""
+    from processors.spikes.keys import expand
     from processors.spikes.processor import SpikeProcessor
-    from streams.records import parse_time
+    batches = [expand(c) for c in counts]
     proc = SpikeProcessor({})
     n, t0 = 0, time.perf_counter()
     for batch in batches:
-        for ce in batch:
-            proc.process(ce)
-            proc.tick(parse_time(ce.published_at))
-            n += 1
+        proc.process_item(batch)
+        n += len(batch)
     return n / (time.perf_counter() - t0)
 
 
@@ -254,29 +252,73 @@ def _items_out(port: int) -> float:
     return 0.0
 
 
-def detector_on_stream(settings: Settings, batches: list[Any]) -> dict[str, float]:
-    """A detector-only worker (own group, empty state) drains the counts a throughput run left on news.counts:
-    count events/s between 5% and 95% of its messages handled (its /metrics, every 0.2 s), so neither its start
-    nor the event-time reorderer's idle wait for the last ones counts."""
-    port = _free_port()
-    det = settings.model_copy(update={"app_id": f"{settings.app_id}-det", "stages": "detect", "metrics_port": port,
-                                      "web_port": _free_port(), "worker_data_dir": settings.worker_data_dir / "det"})
-    proc = start_worker(det, det.stack_dir / f"{det.app_id}-0.log")
-    events, total = sum(len(b) for b in batches), len(batches)
+def _detect_workers(settings: Settings, n: int) -> tuple[list[Any], list[int]]:
+    procs, ports = [], []
+    for i in range(n):
+        port = _free_port()
+        s = settings.model_copy(update={"stages": "detect", "metrics_port": port, "web_port": _free_port(),
+                                        "worker_data_dir": settings.worker_data_dir / f"det{i}"})
+        procs.append(start_worker(s, settings.stack_dir / f"{settings.app_id}-{i}.log"))
+        ports.append(port)
+    return procs, ports
+
+
+def _drain_span(ports: list[int], messages: int) -> float:
+    """Seconds between 5% and 95% of `messages` handled by the detect workers (their /metrics, every 0.2 s)."""
     marks: dict[float, float] = {}
+    t_end = time.monotonic() + 1800
+    while time.monotonic() < t_end and 0.95 not in marks:
+        done = sum(_items_out(p) for p in ports) / messages
+        for q in (0.05, 0.95):
+            if done >= q and q not in marks:
+                marks[q] = time.monotonic()
+        time.sleep(0.2)
+    return marks.get(0.95, float("nan")) - marks.get(0.05, float("nan"))
+
+
+def detector_on_stream(settings: Settings, counts: list[Any]) -> dict[str, float]:
+    """A detector-only worker (own group, empty state) drains the counts a throughput run left on news.counts:
+    count events/s between 5% and 95% of its messages handled, so neither its start nor the event-time
+    reorderer's idle wait for the last ones counts."""
+    det = settings.model_copy(update={"app_id": f"{settings.app_id}-det"})
+    procs, ports = _detect_workers(det, 1)
+    events = sum(len(c.keys) for c in counts)
     try:
-        _wait_ready(det, [proc], tagger=False)
-        t_end = time.monotonic() + 1800
-        while time.monotonic() < t_end and 0.95 not in marks:
-            done = _items_out(port) / total
-            for q in (0.05, 0.95):
-                if done >= q and q not in marks:
-                    marks[q] = time.monotonic()
-            time.sleep(0.2)
+        _wait_ready(det, procs, tagger=False)
+        span = _drain_span(ports, len(counts))
     finally:
-        stop_process(proc)
-    span = marks.get(0.95, float("nan")) - marks.get(0.05, float("nan"))
-    return {"count_events": events, "messages": total, "events_per_s": round(0.9 * events / span, 1)}
+        for p in procs:
+            stop_process(p)
+    return {"count_events": events, "messages": len(counts), "events_per_s": round(0.9 * events / span, 1)}
+
+
+def detector_lanes(base: Settings, counts: list[Any], lanes: int, workers: int) -> dict[str, Any]:
+    """The same counts, split into `lanes` news.counts partitions of a fresh namespace (each lane: the volume key
+    and the keys it owns), drained by `workers` detect-only workers: count events/s of the items' keys (each
+    counted once) between 5% and 95% of the lane messages handled."""
+    from processors.spikes.keys import split_counts
+    from streams.codec import encode
+    settings = _namespace(base).model_copy(update={"counts_partitions": lanes})
+    prepare(settings, reset=False)
+    producer = KafkaProducer(bootstrap_servers=settings.kafka_servers, acks="all", linger_ms=5,
+                             batch_size=256 * 1024)
+    messages = 0
+    for c in counts:
+        for part, share in split_counts(c, lanes):
+            producer.send(topics.name(settings, topics.COUNTS), encode(share), key=c.item_id.encode(),
+                          partition=part)
+            messages += 1
+    producer.flush()
+    producer.close()
+    procs, ports = _detect_workers(settings, workers)
+    events = sum(len(c.keys) for c in counts)
+    try:
+        _wait_ready(settings, procs, tagger=False)
+        span = _drain_span(ports, messages)
+    finally:
+        for p in procs:
+            stop_process(p)
+    return {"lanes": lanes, "workers": workers, "messages": messages, "events_per_s": round(0.9 * events / span, 1)}
 
 
 def _poll_searchable(settings: Settings, sent_at: dict[str, float], sample: list[str], out: list[float],
@@ -382,9 +424,10 @@ def main() -> int:
             return 0
         tag_rate = tagger_rate(lines)
         one = run_throughput(base, engine, lines, 1)
-        batches = _counts_messages(one.namespace)
-        detector = {"in_process_events_per_s": round(detector_in_process(batches), 1),
-                    **detector_on_stream(one.namespace, batches)}
+        counts = _counts_messages(one.namespace)
+        detector = {"in_process_events_per_s": round(detector_in_process(counts), 1),
+                    **detector_on_stream(one.namespace, counts),
+                    "lanes": [detector_lanes(base, counts, 2, w) for w in (1, 2)]}
         if os.environ.get("SURGEWATCH_BENCH_ONE_WORKER_ONLY"):      # quick before/after of one change
             print(f"tagger {tag_rate:.1f} items/s; 1 worker {_run_dict(one)}; detector {detector}")
             return 0
@@ -430,6 +473,9 @@ def _print(res: dict[str, Any]) -> None:
     d = res["detector"]
     print(f"detector: {d['events_per_s']} count events/s on the stream ({d['count_events']} events in "
           f"{d['messages']} messages), {d['in_process_events_per_s']} in process")
+    for lane in d.get("lanes", []):
+        print(f"detector, {lane['lanes']} news.counts partitions on {lane['workers']} worker(s): "
+              f"{lane['events_per_s']} count events/s ({lane['messages']} lane messages)")
     print(f"{'check':<32}{'value':>10}{'floor':>10}  met")
     for k, v in res["floors"].items():
         print(f"{k:<32}{v['value']:>10}{v['floor']:>10}  {'yes' if v['met'] else 'NO'}")
