@@ -134,6 +134,15 @@ def test_quoted_name_stays_rejected_when_the_city_is_named_too(tagger: Tagger) -
     assert [m["start"] for m in res.mentions] == [45], res.mentions
 
 
+def test_small_towns_adjective_needs_the_town_or_its_region_named(tagger: Tagger) -> None:
+    # its country is not enough, nor the same adjective again; the town named, or a capital, is
+    assert _cities(tagger, "Оркестр Мариинского театра выступил в США.", "ru") == []
+    assert _cities(tagger, "Он окончил русское отделение факультета. Журнал «Русская речь» вышел.", "ru") == []
+    assert _cities(tagger, "Жители Мариинска пришли на праздник. Мариинский музей принял гостей.", "ru") == \
+        ["Mariinsk"]
+    assert _cities(tagger, "Делегаты Таллинской конференции приехали из Эстонии.", "ru") == ["Tallinn"]
+
+
 def test_two_town_names_that_make_one_persons_name(tagger: Tagger) -> None:
     # the first is read as a person's because of the second: so is the second
     assert _cities(tagger, "Принцесса вышла замуж за японца Кея Мория.", "ru") == []

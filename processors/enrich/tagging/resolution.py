@@ -24,6 +24,8 @@ _PLACE_LABELS = ("GPE", "LOC", "NORP", "FAC")
 _ASK_NER = "ask NER"
 _PERSON = "person"
 # rejections that a same-name acceptance elsewhere in the item does not overturn
+# ancestors too wide to place a small town
+_WIDE_KINDS = ("country", "historical_country", "macro_region", "federal_district")
 _FINAL_REASONS = ("person", "building", "acronym", "common word", "dateline region", "in quotation marks")
 
 
@@ -80,6 +82,9 @@ class Resolver:
         self.lemmatizer = lemmatizer
         self.w = weights
         self.neighbours = country_neighbours()
+        #: towns under this size (regions.yaml cities.ru_adjectives_min_population) are not known by their
+        #: adjective alone: it names them only beside the town or its region
+        self.known_adjectives = int(gazetteer.city_cfg.get("ru_adjectives_min_population", 500000))
         #: lower-case English dictionary words (spaCy's lemmatizer index); None: every name counts as a word
         self.dictionary_en = dictionary_en
 
@@ -187,6 +192,17 @@ class Resolver:
         if weak:
             self._resolve_weak_ru(m, best, weak, toks, item)
             return
+        if m.alias.atype == "demonym" and best.population < self.known_adjectives and \
+                all(self.gazetteer.entries[x].kind == "city" for x in m.entry_ids):
+            # (its country is not enough: "Мариинского театра" in an item about the US is no Murray, KY)
+            towns = [e for e in (self.gazetteer.entries[x] for x in m.entry_ids) if self._town_named(m, e, item)]
+            if not towns:
+                m.reject("adjective of a small town whose town or region the item does not name")
+                return
+            best = best if best in towns else towns[0]
+            m.accept(best.id, "adjective of a town that the item names, or its region, or of a capital")
+            m.resolved_by_context = True
+            return
         geox = any(self.lemmatizer.analyse(t.text)[1] for t in toks)
         if support > 0 or (geox and not best.needs_support) or (geox and m.alias.atype != "city"):
             m.accept(best.id, "context supports it" if support > 0 else "pymorphy3 reads it as a place (Geox)")
@@ -206,6 +222,20 @@ class Resolver:
             m.resolved_by_context = True
         else:
             m.reject("ambiguous/small place without context support")
+
+    def _town_named(self, m: Mention, best: RegionEntry, item: _Item) -> bool:
+        """Another mention of the item names the town itself or a region it lies in (below its country), or the
+        town is its country's capital (the gazetteer places a country at its capital: "Вильнюсской конференции")."""
+        country = self.gazetteer.entries.get((best.country_code or "").lower())
+        if country is not None and country.geo is not None and country.geo == best.geo:
+            return True
+        # (the same adjective elsewhere names nothing more: "русской ... Русская" are no Ruse)
+        others = [o for o in item.ms if not (o.alias.atype == "demonym" and set(o.entry_ids) & set(m.entry_ids))]
+        named = {o.chosen for o in others if o.status == "accepted" and o.chosen} | \
+            {o.entry_ids[0] for o in others if o.status != "rejected" and len(o.entry_ids) == 1}
+        ids = named | {a for x in named for a in self.gazetteer.chain(x)}
+        return best.id in ids or any(a in ids for a in best.ancestors if a in self.gazetteer.entries and
+                                     self.gazetteer.entries[a].kind not in _WIDE_KINDS)
 
     def _largest(self, best: RegionEntry, m: Mention) -> bool:
         """best is ten times as populous as every other reading of the mention (Париж: Paris, not Paris, Texas)."""
