@@ -143,6 +143,16 @@ def test_small_towns_adjective_needs_the_town_or_its_region_named(tagger: Tagger
     assert _cities(tagger, "Делегаты Таллинской конференции приехали из Эстонии.", "ru") == ["Tallinn"]
 
 
+def test_city_adjective_before_a_currency(tagger: Tagger) -> None:
+    assert _cities(tagger, "Он предложил 100 млн гонконгских долларов за картину.", "ru") == []
+
+
+def test_town_name_read_as_a_persons_where_the_item_writes_the_persons_nominative(tagger: Tagger) -> None:
+    # "Тана" is also the genitive of тан: the item writing "Тан" shows the person; alone it is the town
+    assert _cities(tagger, "Полиция нашла на ноутбуке Тана файлы. Тан вернул флешку.", "ru") == []
+    assert _cities(tagger, "Полиция нашла в городе Тана файлы.", "ru") == ["Thāne"]
+
+
 def test_two_town_names_that_make_one_persons_name(tagger: Tagger) -> None:
     # the first is read as a person's because of the second: so is the second
     assert _cities(tagger, "Принцесса вышла замуж за японца Кея Мория.", "ru") == []

@@ -81,6 +81,7 @@ class Traps:
     region_nouns_ru: FrozenSet[str]
     adjective_regions_ru: FrozenSet[str]
     water_nouns_ru: FrozenSet[str]
+    currency_lemmas_ru: FrozenSet[str]
     prepositions_ru: FrozenSet[str]
 
 

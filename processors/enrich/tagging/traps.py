@@ -65,6 +65,7 @@ class TrapFilter:
         self.prepositions_ru = settings.traps.prepositions_ru
         self.adjective_regions_ru = settings.traps.adjective_regions_ru
         self.water_nouns_ru = settings.traps.water_nouns_ru
+        self.currency_lemmas_ru = settings.traps.currency_lemmas_ru
 
     def apply(self, ms: List[Mention], fields: List[Field], route: str) -> None:
         docs = {f.name: f.doc for f in fields}
@@ -82,11 +83,29 @@ class TrapFilter:
             assert doc is not None
             reason = reason or self._neighbour_trap(m, doc, route)
             if not reason and route == "ru":
-                reason = self._russian_city_trap(m, doc, ms)
+                reason = self._russian_city_trap(m, doc, ms) or self._other_word_elsewhere(m, docs)
             if reason:
                 m.reject(reason)
         self._pair_names(ms)
         self._spread(ms)
+
+    def _other_word_elsewhere(self, m: Mention, docs: Dict[str, Optional[Doc]]) -> Optional[str]:
+        """pymorphy3 reads the one-word town name first as a form of an animate noun (Тана: of тан), and the item
+        writes that noun's lemma capitalised elsewhere ("Тан сказал"), which is no form of the town's name: the
+        name is a person's here."""
+        if m.tok_end - m.tok_start != 1 or m.alias.atype != "city" or not self._all_cities(m):
+            return None
+        parses = self.lemmatizer.morph.parse(m.text)
+        top, lemma = parses[0], parses[0].normal_form
+        if "anim" not in top.tag or "Geox" in top.tag or lemma == m.text.lower():
+            return None
+        if lemma in {f.word for p in parses if "Geox" in p.tag for f in p.lexeme}:
+            return None
+        for d in docs.values():
+            for t in d or []:
+                if t.lower_ == lemma and t.text[:1].isupper():
+                    return f"person: the item also writes '{t.text}', no form of the town's name"
+        return None
 
     def _pair_names(self, ms: List[Mention]) -> None:
         """Two town names side by side where one was read as part of a person's name because of the other (Кея
@@ -130,6 +149,8 @@ class TrapFilter:
         губерния, Приволжского округа); capitalised beside a person's name it is a surname (Владимир Мединский)."""
         nxt = doc[m.tok_end] if m.tok_end < len(doc) else None
         noun = self.lemmatizer.lemma(nxt.text) if nxt is not None else ""
+        if noun in self.currency_lemmas_ru:
+            return f"currency: '{m.text} {nxt.text}'"
         if noun in self.adjective_regions_ru or (noun in self.region_nouns_ru and m.text[:1].isupper()):
             # (a lower-case adjective before район, округ names the city's district: "в лондонском районе")
             return f"region named after the city: '{m.text} {nxt.text}'"
