@@ -153,6 +153,12 @@ def test_town_name_read_as_a_persons_where_the_item_writes_the_persons_nominativ
     assert _cities(tagger, "Полиция нашла в городе Тана файлы.", "ru") == ["Thāne"]
 
 
+def test_district_of_a_larger_city_the_item_names(tagger: Tagger) -> None:
+    # a town a few km from a much larger city named in the same item is that city's district
+    assert _cities(tagger, "В Нью-Йорке открыли музей. Его директор живёт в Бруклине.", "ru") == ["New York City"]
+    assert "Brooklyn" in _cities(tagger, "Его директор живёт в Бруклине.", "ru")
+
+
 def test_two_town_names_that_make_one_persons_name(tagger: Tagger) -> None:
     # the first is read as a person's because of the second: so is the second
     assert _cities(tagger, "Принцесса вышла замуж за японца Кея Мория.", "ru") == []

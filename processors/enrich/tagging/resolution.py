@@ -29,6 +29,14 @@ _WIDE_KINDS = ("country", "historical_country", "macro_region", "federal_distric
 _FINAL_REASONS = ("person", "building", "acronym", "common word", "dateline region", "in quotation marks")
 
 
+def _km(a: Dict[str, float], b: Dict[str, float]) -> float:
+    """Great-circle distance in km between two {"lat", "lon"} points."""
+    la1, la2 = math.radians(a["lat"]), math.radians(b["lat"])
+    h = math.sin((la2 - la1) / 2) ** 2 + \
+        math.cos(la1) * math.cos(la2) * math.sin(math.radians(b["lon"] - a["lon"]) / 2) ** 2
+    return 2 * 6371.0 * math.asin(math.sqrt(h))
+
+
 def country_neighbours() -> Dict[str, Set[str]]:
     """Lower-case ISO alpha-2 code -> the codes of its land neighbours (GeoNames)."""
     out: Dict[str, Set[str]] = {}
@@ -95,6 +103,8 @@ class Resolver:
                 self._resolve_one(m, item, route, ner_ready)
         self._dateline_elsewhere(ms)
         self._repeat_decisions(ms, ner_ready)
+        if route == "ru":
+            self._districts(ms)
 
     def _context(self, ms: List[Mention]) -> _Context:
         """Countries and ancestors of accepted and of unambiguous, confident mentions."""
@@ -402,6 +412,23 @@ class Resolver:
             if elsewhere and m.text.lower() in elsewhere and not m.dateline and m.status != "rejected" and \
                     all(self.gazetteer.entries[e].kind == "city" for e in m.entry_ids):
                 m.reject("dateline region: the dateline puts this town elsewhere")
+                m.chosen = None
+
+    def _districts(self, ms: List[Mention]) -> None:
+        """A town within district_radius_km of a city district_population_ratio times as large that the item also
+        names is a district of that city (Манхэттен, Бруклин beside Нью-Йорк; GeoNames' cities carry no feature code
+        to tell a district from a town): it is no city mention of its own."""
+        chosen = [self.gazetteer.entries[m.chosen] for m in ms if m.status == "accepted" and m.chosen]
+        big = [e for e in chosen if e.kind in ("city", "federal_city") and e.geo]
+        for m in ms:
+            e = self.gazetteer.entries[m.chosen] if m.status == "accepted" and m.chosen else None
+            if e is None or e.kind != "city" or not e.geo:
+                continue
+            near = [b for b in big if b.country_code == e.country_code and b.geo and
+                    b.population >= self.w.district_population_ratio * e.population and
+                    _km(e.geo, b.geo) <= self.w.district_radius_km]
+            if near:
+                m.reject(f"district of {near[0].name}, which the item names ({_km(e.geo, near[0].geo):.0f} km)")
                 m.chosen = None
 
     @staticmethod

@@ -68,6 +68,8 @@ class Resolution:
     speech_verbs_en: FrozenSet[str]
     place_nouns_en: FrozenSet[str]
     ask_ner_min_population: int
+    district_radius_km: float
+    district_population_ratio: float
 
 
 @dataclass(frozen=True)
