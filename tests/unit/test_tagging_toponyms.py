@@ -157,6 +157,8 @@ def test_district_of_a_larger_city_the_item_names(tagger: Tagger) -> None:
     # a town a few km from a much larger city named in the same item is that city's district
     assert _cities(tagger, "В Нью-Йорке открыли музей. Его директор живёт в Бруклине.", "ru") == ["New York City"]
     assert "Brooklyn" in _cities(tagger, "Его директор живёт в Бруклине.", "ru")
+    # beside a city under district_city_population a close town is a town of its own (Engels, 9 km from Saratov)
+    assert _cities(tagger, "В Саратове и в Энгельсе прошли митинги.", "ru") == ["Saratov", "Engels"]
 
 
 def test_two_town_names_that_make_one_persons_name(tagger: Tagger) -> None:

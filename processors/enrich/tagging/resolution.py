@@ -415,8 +415,8 @@ class Resolver:
                 m.chosen = None
 
     def _districts(self, ms: List[Mention]) -> None:
-        """A town within district_radius_km of a city district_population_ratio times as large that the item also
-        names is a district of that city (Манхэттен, Бруклин beside Нью-Йорк; GeoNames' cities carry no feature code
+        """A town within district_radius_km of a city of district_city_population or more, district_population_ratio
+        times as large, that the item also names is a district of that city (Манхэттен, Бруклин beside Нью-Йорк; GeoNames' cities carry no feature code
         to tell a district from a town): it is no city mention of its own."""
         chosen = [self.gazetteer.entries[m.chosen] for m in ms if m.status == "accepted" and m.chosen]
         big = [e for e in chosen if e.kind in ("city", "federal_city") and e.geo]
@@ -425,7 +425,7 @@ class Resolver:
             if e is None or e.kind != "city" or not e.geo:
                 continue
             near = [b for b in big if b.country_code == e.country_code and b.geo and
-                    b.population >= self.w.district_population_ratio * e.population and
+                    b.population >= max(self.w.district_population_ratio * e.population, self.w.district_city_population) and
                     _km(e.geo, b.geo) <= self.w.district_radius_km]
             if near:
                 m.reject(f"district of {near[0].name}, which the item names ({_km(e.geo, near[0].geo):.0f} km)")

@@ -70,6 +70,7 @@ class Resolution:
     ask_ner_min_population: int
     district_radius_km: float
     district_population_ratio: float
+    district_city_population: int
 
 
 @dataclass(frozen=True)
