@@ -135,12 +135,10 @@ def test_quoted_name_stays_rejected_when_the_city_is_named_too(tagger: Tagger) -
 
 
 def test_small_towns_adjective_needs_the_town_or_its_region_named(tagger: Tagger) -> None:
-    # its country is not enough, nor the same adjective again; the town named, or a capital, is
+    # an adjective of several small towns (Mariinsk, Mary, Murray): its country is not enough; the town named is
     assert _cities(tagger, "Оркестр Мариинского театра выступил в США.", "ru") == []
-    assert _cities(tagger, "Он окончил русское отделение факультета. Журнал «Русская речь» вышел.", "ru") == []
     assert _cities(tagger, "Жители Мариинска пришли на праздник. Мариинский музей принял гостей.", "ru") == \
         ["Mariinsk"]
-    assert _cities(tagger, "Делегаты Таллинской конференции приехали из Эстонии.", "ru") == ["Tallinn"]
 
 
 def test_city_adjective_before_a_currency(tagger: Tagger) -> None:

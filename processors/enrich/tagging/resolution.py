@@ -202,15 +202,14 @@ class Resolver:
         if weak:
             self._resolve_weak_ru(m, best, weak, toks, item)
             return
-        if m.alias.atype == "demonym" and best.population < self.known_adjectives and \
-                all(self.gazetteer.entries[x].kind == "city" for x in m.entry_ids):
+        if self._ambiguous_adjective(m, best, item):
             # (its country is not enough: "Мариинского театра" in an item about the US is no Murray, KY)
             towns = [e for e in (self.gazetteer.entries[x] for x in m.entry_ids) if self._town_named(m, e, item)]
             if not towns:
                 m.reject("adjective of a small town whose town or region the item does not name")
                 return
             best = best if best in towns else towns[0]
-            m.accept(best.id, "adjective of a town that the item names, or its region, or of a capital")
+            m.accept(best.id, "adjective of a town that the item names, or its region")
             m.resolved_by_context = True
             return
         geox = any(self.lemmatizer.analyse(t.text)[1] for t in toks)
@@ -233,12 +232,16 @@ class Resolver:
         else:
             m.reject("ambiguous/small place without context support")
 
+    def _ambiguous_adjective(self, m: Mention, best: RegionEntry, item: _Item) -> bool:
+        """An adjective before a word (not "под Луганском.", a noun pymorphy3 reads as one) that is the adjective of
+        several towns, all under known_adjectives."""
+        doc = item.docs[m.field]
+        nxt = doc[m.tok_end] if doc is not None and 0 <= m.tok_end < len(doc) else None
+        return m.alias.atype == "demonym" and best.population < self.known_adjectives and len(m.entry_ids) > 1 and \
+            nxt is not None and nxt.is_alpha and all(self.gazetteer.entries[x].kind == "city" for x in m.entry_ids)
+
     def _town_named(self, m: Mention, best: RegionEntry, item: _Item) -> bool:
-        """Another mention of the item names the town itself or a region it lies in (below its country), or the
-        town is its country's capital (the gazetteer places a country at its capital: "Вильнюсской конференции")."""
-        country = self.gazetteer.entries.get((best.country_code or "").lower())
-        if country is not None and country.geo is not None and country.geo == best.geo:
-            return True
+        """Another mention of the item names the town itself or a region it lies in (below its country)."""
         # (the same adjective elsewhere names nothing more: "русской ... Русская" are no Ruse)
         others = [o for o in item.ms if not (o.alias.atype == "demonym" and set(o.entry_ids) & set(m.entry_ids))]
         named = {o.chosen for o in others if o.status == "accepted" and o.chosen} | \
