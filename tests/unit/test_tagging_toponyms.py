@@ -216,6 +216,12 @@ def test_adjectives_of_cities(tagger: Tagger) -> None:
     assert _cities(tagger, "Городок лежал в Могилёвской губернии.", "ru") == []
 
 
+def test_namesake_near_another_city_the_item_names(tagger: Tagger) -> None:
+    # Edmonton, 14 km from London, beside London; the Canadian city alone
+    assert "region:gn-2650209" in _tags(tagger, "Police in London said a teenager from Edmonton was stabbed on Friday.")
+    assert "region:gn-5946768" in _tags(tagger, "A teenager from Edmonton was stabbed on Friday, police said.")
+
+
 def test_state_abbreviation_after_a_town_the_gazetteer_does_not_know(tagger: Tagger) -> None:
     tags = _tags(tagger, "The fire broke out in Smallvillegrad, Va., on Sunday. He moved to Fooburg, B.C. last year.")
     assert "region:us-va" in tags and "region:ca-bc" in tags, tags

@@ -146,7 +146,17 @@ class Resolver:
                 named_ancestor + size
         same_country = min(w.city_same_country_max, w.city_same_country * ctx.countries.get(cc, 0))
         adjacent = w.city_adjacent_country if cc in adj_cc else 0.0
-        return same_country + named_ancestor + adjacent + size
+        return same_country + named_ancestor + adjacent + size + self._near_named(e, ctx)
+
+    def _near_named(self, e: RegionEntry, ctx: _Context) -> float:
+        """city_near_named when another city the item names lies within city_near_named_km of this reading
+        (Edmonton beside London is the London suburb, not Edmonton, Alberta)."""
+        for x in ctx.ids:
+            b = self.gazetteer.entries.get(x)
+            if b is not None and b.id != e.id and b.kind in ("city", "federal_city") and b.geo and e.geo and \
+                    b.country_code == e.country_code and _km(b.geo, e.geo) <= self.w.city_near_named_km:
+                return self.w.city_near_named
+        return 0.0
 
     def _best(self, m: Mention, cands: List[RegionEntry], item: _Item) -> RegionEntry:
         if len(cands) > 1 and all(c.kind == "city" for c in cands):

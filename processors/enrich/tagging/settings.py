@@ -71,6 +71,8 @@ class Resolution:
     district_radius_km: float
     district_population_ratio: float
     district_city_population: int
+    city_near_named_km: float
+    city_near_named: float
 
 
 @dataclass(frozen=True)
