@@ -243,6 +243,12 @@ def test_small_town_only_beside_its_state(tagger: Tagger) -> None:
     assert "region:" + town.id not in _tags(tagger, f"Firefighters were called to a house in {town.name} on Sunday.")
 
 
+def test_english_name_of_a_pycountry_subdivision(tagger: Tagger) -> None:
+    # pycountry names it Bayern; its English locale gives Bavaria
+    tags = _tags(tagger, "Farmers in Bavaria reported a poor harvest, officials in Germany said.")
+    assert "region:de-by" in tags, tags
+
+
 def test_first_level_subdivisions_from_pycountry(tagger: Tagger) -> None:
     # a province of a country the curated YAML does not cover is found (its local type word dropped: "Hubei
     # Sheng" -> Hubei) and counts for its country; generic names ("Centre", "Western") are not entries

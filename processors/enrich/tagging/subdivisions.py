@@ -47,9 +47,22 @@ def build_pycountry_subdivisions(gaz: Any, entry_cls: Any) -> None:
                                   kind="province", country_code=cc, iso_3166_2=sub.code,
                                   ancestors=[cc.lower()]))
             e.needs_support = True
-            for n in dict.fromkeys([name, _ascii(name)]):
+            for n in dict.fromkeys([name, _ascii(name)] + _exonyms(sub.name, suffixes, city_names)):
                 if n and n.lower() not in taken:
                     gaz._alias(n, "en", e.id, "name")
+
+
+def _exonyms(local: str, suffixes: List[str], city_names: set) -> List[str]:
+    """The English name pycountry's English locale gives a subdivision when it differs from the local one
+    (Bayern -> Bavaria), unless it is also a city's name."""
+    import gettext
+
+    try:
+        en = gettext.translation("iso3166-2", pycountry.LOCALES_DIR, languages=["en"]).gettext(local)
+    except OSError:
+        return []
+    name = _subdivision_name(en, suffixes)
+    return [name] if en != local and name and name.lower() not in city_names else []
 
 
 def _ascii(name: str) -> str:
