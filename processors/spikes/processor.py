@@ -41,6 +41,13 @@ def _iso_epoch(sec: float) -> str:
     return iso(datetime.fromtimestamp(sec, tz=timezone.utc))
 
 
+def _in_surge(ks: KeyState, j: int) -> bool:
+    """Bucket j belongs to the key's open episode or to its last resolved one."""
+    if ks.episode is not None and j >= ks.episode.start:
+        return True
+    return ks.surge is not None and ks.surge[0] <= j <= ks.surge[1]
+
+
 def _lifecycle(ks: KeyState) -> core.Lifecycle:
     """The core's view of a key's stored episode and cooldown."""
     ep = ks.episode
@@ -335,9 +342,13 @@ class SpikeProcessor:
             x = float(stories(ks.buckets[j]))
             all_j = self._all_count(meta, j)
             if all_j is not None and all_j > 0 and ks.count_bucket is not None:
-                phi2, x = evidence.learn(self._dispersion(ks), x, self._share(ks, meta) * all_j,
-                                         cfg.dispersion_weight, cfg.dispersion_max, cfg.huber_z)
-                ks.dispersion = round(phi2, 4)
+                mu = self._share(ks, meta) * all_j
+                if _in_surge(ks, j):     # a key's own surge teaches its baseline nothing: it counts as expected
+                    x = min(x, mu)
+                else:
+                    phi2, x = evidence.learn(self._dispersion(ks), x, mu, cfg.dispersion_weight,
+                                             cfg.dispersion_max, cfg.huber_z)
+                    ks.dispersion = round(phi2, 4)
             c = ks.count
             if ks.count_bucket is not None:
                 c = evidence.decayed(c, j - ks.count_bucket, self.decay)
@@ -526,6 +537,7 @@ class SpikeProcessor:
             ep.quiet, ep.checked = int(life.quiet), j
             if decision == core.RESOLVE:
                 alert = self._alert(key, ks, "resolved")
+                ks.surge = [ep.start, ep.last]
                 ks.cooldown_until = int(life.cooldown_until)
                 ks.episode = None
                 self._prune(ks, wb)

@@ -90,13 +90,15 @@ class KeyState:
     cooldown_until: Optional[int] = None   # no new episode up to this bucket
     label: Optional[str] = None
     depth: Optional[int] = None
+    surge: Optional[List[int]] = None      # [first, last] bucket of its last resolved episode: the baseline skips them
 
     def to_json(self) -> Dict[str, Any]:
         """Named fields; those still at None are left out."""
         out: Dict[str, Any] = {"version": STATE_VERSION, "first_bucket": self.first_bucket, "count": self.count,
                                "buckets": {str(b): bk.to_json() for b, bk in self.buckets.items()}}
         for name, value in (("count_bucket", self.count_bucket), ("dispersion", self.dispersion),
-                            ("cooldown_until", self.cooldown_until), ("label", self.label), ("depth", self.depth)):
+                            ("cooldown_until", self.cooldown_until), ("label", self.label), ("depth", self.depth),
+                            ("surge", self.surge)):
             if value is not None:
                 out[name] = value
         if self.episode is not None:
@@ -109,7 +111,8 @@ class KeyState:
             ep = d.get("episode")
             return cls(int(d["first_bucket"]), float(d["count"]), d.get("count_bucket"), d.get("dispersion"),
                        {int(b): Bucket.from_json(bk) for b, bk in d["buckets"].items()},
-                       Episode.from_json(ep) if ep else None, d.get("cooldown_until"), d.get("label"), d.get("depth"))
+                       Episode.from_json(ep) if ep else None, d.get("cooldown_until"), d.get("label"), d.get("depth"),
+                       d.get("surge"))
         ep = d.get("ep")
         return cls(int(d["f"]), float(d.get("c", 0.0)), d.get("cb"), d.get("p"),
                    {int(b): Bucket.from_json(bk) for b, bk in d.get("ob", {}).items()},

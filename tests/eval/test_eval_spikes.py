@@ -57,12 +57,12 @@ def test_huffpost_replay_is_quiet_and_catches_injected_surges() -> None:
             assert NOTIFICATIONS_PER_INCIDENT[0] <= inc["notifications_per_incident"] <= NOTIFICATIONS_PER_INCIDENT[1]
 
 
-# measured (hourly buckets, the enrich stage's tagging): bundled stream 11-12 firing alerts -> 2 incidents, Reuters
-# dev 17 -> 6; 1.00 notifications per incident on both; injected surges (5 stories an hour for 3 hours) caught 2-4/6
-# and 3-4/6 (median 120 / 132 min; the figures move with the tagging). Floors: the lower measurement, with room only
-# where a count may move by one.
-REPLAY_FLOORS = {"bundled stream": {"max_incidents": 3, "min_alerts_per_incident": 3.0, "min_injected": 2},
-                 "reuters dev": {"max_incidents": 8, "min_alerts_per_incident": 2.0, "min_injected": 3}}
+# measured (hourly buckets, the enrich stage's tagging): bundled stream 16 firing alerts -> 2 incidents, Reuters
+# dev 21 -> 6; 1.00 notifications per incident on both; injected surges (5 stories an hour for 3 hours) caught 6/6
+# and 6/6 (median 78 / 60 min) since a key's own episode no longer trains its baseline (4/6 and 4/6 before). Floors:
+# the measurement, with room only where a count may move by one (the figures move with the tagging).
+REPLAY_FLOORS = {"bundled stream": {"max_incidents": 3, "min_alerts_per_incident": 3.0, "min_injected": 5},
+                 "reuters dev": {"max_incidents": 8, "min_alerts_per_incident": 2.0, "min_injected": 5}}
 NOTIFICATIONS_PER_INCIDENT = (0.8, 1.2)   # the target band, asserted
 
 

@@ -262,3 +262,17 @@ def test_state_of_version_1_is_read_and_continues_the_same(history: List[Enriche
     assert summary(run(items[cut:], p_new) + p_new.tick(end)) == summary(run(items[cut:], p_old) + p_old.tick(end))
     with pytest.raises(StateVersionError, match="newer"):
         Meta.from_json({**st[META_KEY], "version": STATE_VERSION + 1})
+
+
+def test_a_surge_does_not_teach_its_key_to_expect_the_next_one() -> None:
+    """Small surges of one key a day apart each fire: the buckets of a key's own episode count as expected in its
+    baseline and dispersion (they would otherwise raise both until the next surge of the same size stays quiet)."""
+    history = stream(days=12, per_hour=6, seed=21)
+    starts = [T0 + timedelta(days=8 + d, hours=10) for d in range(4)]
+    surges = [surge(s, n=8, minutes=120, topic="topic:culture", region="region:de", first_id=20_000_000 + 1000 * d)
+              for d, s in enumerate(starts)]
+    alerts = run(by_time(history + [it for s in surges for it in s]), SpikeProcessor({}))
+    fired = {parse_time(a.window_start).date() for a in alerts
+             if a.key == "region:de|topic:culture" and a.state == "firing"}
+    # 3 of the 4 fire (1 of 4 when the baseline learns from the surges)
+    assert len(fired) >= 3 and fired <= {s.date() for s in starts}, sorted(fired)
