@@ -255,6 +255,10 @@ class Detection:
         lane.last = (ces[0].published_at, ces[0].item_id)
         for outcome in lane.processor.take_outcomes():
             await self.ctx.lanes.send(key=str(lane.part).encode(), value=encode(outcome))
+        if (alerts and lane.lanes == 1) or incidents:
+            # an alert goes out only once the state that raised it is in the table: a revocation drops buffered
+            # state and re-delivers its events, which would raise the same alert again; these find it counted
+            lane.flush()
         if alerts and lane.lanes == 1:
             await self.outputs.emit(alerts, event)
         if incidents:
