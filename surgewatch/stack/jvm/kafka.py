@@ -108,7 +108,9 @@ class KafkaNode:
         proc = subprocess.run([*base, STORAGE_TOOL, "format", "-t", cluster_id, "-c", str(self.properties), *users],
                               capture_output=True, text=True, timeout=120)
         if proc.returncode != 0 or not cluster_id:
-            raise StackError(f"Kafka storage format failed: {(proc.stderr or proc.stdout).strip()[-300:]}")
+            out = (proc.stderr or proc.stdout).strip().splitlines() or ["no output"]
+            cause = next((ln for ln in out if "Exception" in ln or "Error" in ln), out[-1])   # not the stack trace
+            raise StackError(f"Kafka storage format failed: {cause.strip()[:300]}")
 
     def start(self) -> int:
         self._configure()
